@@ -1,0 +1,265 @@
+"""Articles: create, update, delete, and the queries behind pages, feeds and the API.
+
+An article is visible once ``published_at <= now``; a later time means scheduled, and nothing
+public shows it before then. Every write bumps the content version of the categories it
+touches (``feedsvc.content``) in the same transaction, so no cached feed outlives it.
+"""
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from feedsvc.categories import get_category
+from feedsvc.content import touch_categories
+from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.models import Article, Category
+from feedsvc.text import (
+    as_utc,
+    clean_line,
+    clean_text,
+    html_to_text,
+    iri_to_uri,
+    normalise_search,
+    sanitise_html,
+    slugify,
+)
+
+SUMMARY_LENGTH = 300
+
+
+def _absolute_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http(s) URL")
+    return iri_to_uri(value)
+
+
+HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_absolute_http_url)]
+MediaType = Annotated[str, Field(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=100)]
+
+
+class ArticleFields(BaseModel):
+    """What a client may set on an article; shared by create and update."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str | None = Field(None, description="Slug of the category.", max_length=100)
+    title: str | None = Field(None, min_length=1, max_length=500)
+    summary: str | None = Field(None, max_length=5000, description="Plain text.")
+    body_html: str | None = Field(None, max_length=1_000_000, description="Sanitised on save.")
+    author: str | None = Field(None, max_length=200, description="Byline.")
+    image_url: HttpUrlText | None = None
+    image_type: MediaType | None = None
+    image_length: int | None = Field(None, ge=1, description="Size in bytes of the image.")
+    link: HttpUrlText | None = Field(None, description="Canonical URL, if not our own page.")
+    published_at: datetime | None = Field(
+        None, description="ISO 8601; without an offset it is +07:00; future means scheduled."
+    )
+
+
+class ArticleCreate(ArticleFields):
+    category: str = Field(description="Slug of the category.", max_length=100)
+    title: str = Field(min_length=1, max_length=500)
+    external_id: str | None = Field(
+        None, max_length=200, description="The CMS's id; creating twice returns the first."
+    )
+
+
+class ArticleUpdate(ArticleFields):
+    """Only the fields present in the request are changed."""
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    articles: list[Article]
+    next_cursor: str | None
+
+
+def _apply(article: Article, values: dict[str, Any], session: Session, base_url: str) -> None:
+    if "category" in values:
+        article.category = get_category(session, values["category"])
+    if "title" in values:
+        article.title = clean_line(values["title"])
+        if not article.title:
+            raise InvalidInput("invalid article", {"title": "must not be empty"})
+        article.slug = slugify(article.title) or "bai-viet"
+    if "body_html" in values:
+        article.body_html = sanitise_html(values["body_html"] or "", base_url)
+    if "summary" in values:
+        article.summary = clean_text(values["summary"] or "").strip()
+    if "author" in values:
+        article.author = clean_line(values["author"] or "")
+    for field in ("image_url", "image_type", "image_length", "link"):
+        if field in values:
+            setattr(article, field, values[field])
+    if "published_at" in values and values["published_at"] is not None:
+        article.published_at = as_utc(values["published_at"])
+    if not article.summary:
+        article.summary = _summarise(html_to_text(article.body_html))
+    article.search_text = normalise_search(
+        " ".join((article.title, article.summary, html_to_text(article.body_html), article.author))
+    )
+
+
+def _summarise(text: str) -> str:
+    if len(text) <= SUMMARY_LENGTH:
+        return text
+    cut = text[:SUMMARY_LENGTH].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def create_article(
+    session: Session, data: ArticleCreate, base_url: str, now: datetime, origin: str = "local"
+) -> tuple[Article, bool]:
+    """Store a new article; returns it and whether it was created (False: external id known)."""
+    if data.external_id:
+        existing = session.scalar(select(Article).where(Article.external_id == data.external_id))
+        if existing is not None:
+            return existing, False
+    article = Article(
+        guid=f"urn:uuid:{uuid.uuid4()}",
+        external_id=data.external_id or None,
+        origin=origin,
+        summary="",
+        body_html="",
+        author="",
+        published_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(article, data.model_dump(exclude={"external_id"}), session, base_url)
+    session.add(article)
+    session.flush()
+    touch_categories(session, [article.category_id], now)
+    return article, True
+
+
+def update_article(
+    session: Session, article_id: int, data: ArticleUpdate, base_url: str, now: datetime
+) -> Article:
+    article = get_article(session, article_id)
+    old_category_id = article.category_id
+    _apply(article, data.model_dump(exclude_unset=True), session, base_url)
+    article.updated_at = now
+    session.flush()
+    touch_categories(session, [old_category_id, article.category_id], now)
+    return article
+
+
+def delete_article(session: Session, article_id: int, now: datetime) -> None:
+    article = get_article(session, article_id)
+    session.execute(delete(Article).where(Article.id == article.id))
+    touch_categories(session, [article.category_id], now)
+
+
+def get_article(session: Session, article_id: int) -> Article:
+    """Any article, scheduled ones included (for writers)."""
+    article = session.get(Article, article_id, options=[joinedload(Article.category)])
+    if article is None:
+        raise NotFound(f"Không có bài viết {article_id} (no such article)")
+    return article
+
+
+def get_visible_article(session: Session, article_id: int, now: datetime) -> Article:
+    article = get_article(session, article_id)
+    if article.published_at > now:
+        raise NotFound(f"Không có bài viết {article_id} (no such article)")
+    return article
+
+
+def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnElement[bool]]:
+    """Conditions of visible articles, optionally of one category and matching a keyword query.
+
+    The query is folded like the stored search text, so "thi dua" finds "thi đua"; every word
+    must occur.
+    """
+    conditions = [Article.published_at <= now]
+    if category_id is not None:
+        conditions.append(Article.category_id == category_id)
+    for word in normalise_search(query).split():
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Article.search_text.like(f"%{escaped}%", escape="\\"))
+    return conditions
+
+
+def visible_articles(
+    now: datetime, category_id: int | None = None, query: str = ""
+) -> Select[tuple[Article]]:
+    """Visible articles, newest first (see ``_visible``)."""
+    return (
+        select(Article)
+        .options(joinedload(Article.category))
+        .where(*_visible(now, category_id, query))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+    )
+
+
+def list_visible(
+    session: Session,
+    now: datetime,
+    limit: int,
+    offset: int = 0,
+    category_id: int | None = None,
+    query: str = "",
+) -> list[Article]:
+    stmt = visible_articles(now, category_id, query).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def count_visible(
+    session: Session, now: datetime, category_id: int | None = None, query: str = ""
+) -> int:
+    stmt = select(func.count(Article.id)).where(*_visible(now, category_id, query))
+    return session.scalar(stmt) or 0
+
+
+def _encode_cursor(article: Article) -> str:
+    raw = f"{article.published_at.isoformat()}|{article.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        published, article_id = raw.split("|")
+        return as_utc(datetime.fromisoformat(published)), int(article_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidInput("invalid cursor", {"cursor": "not a cursor from this API"}) from exc
+
+
+def page_articles(
+    session: Session,
+    now: datetime,
+    limit: int,
+    category: Category | None = None,
+    since: datetime | None = None,
+    query: str = "",
+    cursor: str | None = None,
+) -> ArticlePage:
+    """Cursor paging for the API: stable under inserts, unlike offsets.
+
+    ``since`` keeps articles changed (created or updated) at or after that time, so an
+    aggregating portal can poll for what is new to it.
+    """
+    stmt = visible_articles(now, category.id if category else None, query)
+    if since is not None:
+        stmt = stmt.where(Article.updated_at >= as_utc(since))
+    if cursor:
+        published_at, article_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                Article.published_at < published_at,
+                and_(Article.published_at == published_at, Article.id < article_id),
+            )
+        )
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return ArticlePage(rows[:limit], next_cursor)

@@ -1,0 +1,66 @@
+"""Categories: create, rename, reorder, list."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from feedsvc.content import touch_categories
+from feedsvc.errors import Conflict, InvalidInput, NotFound
+from feedsvc.models import Category
+from feedsvc.text import clean_line, clean_text, slugify
+from feedsvc.urls import ALL_FEED
+
+
+class CategoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    slug: str | None = Field(None, max_length=100, description="Made from the name if absent.")
+    description: str = Field("", max_length=2000)
+
+
+def list_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def get_category(session: Session, slug: str) -> Category:
+    category = session.scalar(select(Category).where(Category.slug == slug))
+    if category is None:
+        raise NotFound(f"Không có chuyên mục '{slug}' (no such category)")
+    return category
+
+
+def create_category(
+    session: Session,
+    name: str,
+    now: datetime,
+    description: str = "",
+    slug: str | None = None,
+    position: int | None = None,
+) -> Category:
+    name = clean_line(name)
+    if not name:
+        raise InvalidInput("a category needs a name", {"name": "must not be empty"})
+    slug = slugify(slug or name)
+    if not slug:
+        raise InvalidInput("no slug can be made", {"slug": "must contain letters or digits"})
+    if slug == ALL_FEED:
+        raise Conflict(f"'{ALL_FEED}' is reserved for the feed of all categories")
+    if session.scalar(select(Category.id).where(Category.slug == slug)) is not None:
+        raise Conflict(f"category slug '{slug}' is taken")
+    if position is None:
+        position = (session.scalar(select(func.max(Category.position))) or 0) + 1
+    category = Category(
+        name=name,
+        slug=slug,
+        description=clean_text(description).strip(),
+        position=position,
+        content_version=0,
+        content_changed_at=now,
+    )
+    session.add(category)
+    session.flush()
+    touch_categories(session, [category.id], now)
+    return category

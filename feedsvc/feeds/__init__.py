@@ -1,0 +1,1 @@
+"""Feed building: plain values in (``document``), bytes out (``render``), cached (``cache``)."""

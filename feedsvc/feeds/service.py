@@ -1,0 +1,201 @@
+"""Serve feeds: the cheap version check, the cache, and building a page on a miss.
+
+Per request the web edge calls ``feed_state`` (one indexed query) and answers a conditional
+GET from it alone; only a cache miss reaches ``build_feed``.
+"""
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from feedsvc import __version__
+from feedsvc.articles import list_visible
+from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.feeds.cache import BuiltFeed, FeedCache
+from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
+from feedsvc.feeds.render import MEDIA_TYPES, RENDERERS
+from feedsvc.models import Article, Category, ContentState
+from feedsvc.settings import Settings
+from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url
+
+MAX_QUERY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What identifies the current content of a feed, read without loading any article."""
+
+    slug: str
+    category_id: int | None
+    title: str
+    description: str
+    version: int
+    last_modified: datetime
+
+    def etag(self, settings: Settings, fmt: str, page: int, query: str) -> str:
+        basis = "|".join(
+            (
+                __version__,
+                settings.base_url,
+                settings.websub_hub_url,
+                settings.site_title,
+                str(settings.feed_items),
+                self.slug,
+                fmt,
+                str(page),
+                query,
+                str(self.version),
+                self.last_modified.isoformat(),
+            )
+        )
+        return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    slug: str
+    fmt: str
+    page: int = 1
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FEED_FORMATS:
+            raise NotFound(f"Không có định dạng '{self.fmt}' (formats: rss, atom, json)")
+        if self.page < 1:
+            raise InvalidInput("invalid page", {"page": "must be a whole number from 1"})
+        if len(self.query) > MAX_QUERY_LENGTH:
+            raise InvalidInput("query too long", {"q": f"at most {MAX_QUERY_LENGTH} characters"})
+
+
+def feed_state(session: Session, slug: str, now: datetime) -> FeedState:
+    """One query: the version counter and the newest visible publish time.
+
+    The counter changes with every write; the publish time changes when a scheduled article
+    becomes visible, which involves no write at all.
+    """
+    if slug == ALL_FEED:
+        latest = (
+            select(func.max(Article.published_at))
+            .where(Article.published_at <= now)
+            .scalar_subquery()
+        )
+        row = session.execute(
+            select(ContentState.version, ContentState.changed_at, latest).where(
+                ContentState.id == 1
+            )
+        ).one()
+        version, changed_at, latest_published = row
+        category_id, title, description = None, "", ""
+    else:
+        latest = (
+            select(func.max(Article.published_at))
+            .where(Article.category_id == Category.id, Article.published_at <= now)
+            .scalar_subquery()
+        )
+        found = session.execute(
+            select(
+                Category.id,
+                Category.name,
+                Category.description,
+                Category.content_version,
+                Category.content_changed_at,
+                latest,
+            ).where(Category.slug == slug)
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"Không có chuyên mục '{slug}' (no such category)")
+        category_id, title, description, version, changed_at, latest_published = found
+    last_modified = max(changed_at, latest_published or changed_at).replace(microsecond=0)
+    return FeedState(slug, category_id, title, description, version, last_modified)
+
+
+def _entry_updated(article: Article) -> datetime:
+    """The entry's "updated": its publish time until it is edited after being stored.
+
+    An article loaded or pushed with a back-dated publish time has not changed for its readers;
+    using the load time would give every such entry the same "updated" (and the validator's
+    DuplicateUpdated warning).
+    """
+    if article.updated_at <= article.created_at:
+        return article.published_at
+    return max(article.updated_at, article.published_at)
+
+
+def _item(article: Article, base_url: str) -> FeedItem:
+    image = None
+    if article.image_url and article.image_type and article.image_length:
+        image = Enclosure(article.image_url, article.image_type, article.image_length)
+    return FeedItem(
+        id=article.guid,
+        title=article.title,
+        url=article.link or article_url(base_url, article.id, article.slug),
+        summary=article.summary,
+        content_html=article.body_html,
+        author=article.author,
+        category_slug=article.category.slug,
+        category_name=article.category.name,
+        published_at=article.published_at,
+        updated_at=_entry_updated(article),
+        image=image,
+    )
+
+
+def build_feed(
+    session: Session, settings: Settings, state: FeedState, request: FeedRequest, now: datetime
+) -> BuiltFeed:
+    per_page = settings.feed_items
+    articles = list_visible(
+        session,
+        now,
+        limit=per_page + 1,
+        offset=(request.page - 1) * per_page,
+        category_id=state.category_id,
+        query=request.query,
+    )
+    if request.page > 1 and not articles:
+        raise NotFound(f"Không có trang {request.page} (no such page)")
+    items = tuple(_item(article, settings.base_url) for article in articles[:per_page])
+    title = state.title if state.category_id is not None else settings.site_title
+    if request.query:
+        title = f"{title} – “{request.query}”"
+    doc = FeedDocument(
+        base_url=settings.base_url,
+        hub_url=settings.websub_hub_url,
+        slug=state.slug,
+        title=title,
+        description=state.description or settings.site_description,
+        publisher=settings.site_title,
+        query=request.query,
+        page=request.page,
+        has_next=len(articles) > per_page,
+        updated=max((item.updated_at for item in items), default=state.last_modified),
+        items=items,
+    )
+    body = RENDERERS[request.fmt](doc)
+    return BuiltFeed(
+        body=body,
+        gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
+        media_type=MEDIA_TYPES[request.fmt],
+        etag=state.etag(settings, request.fmt, request.page, request.query),
+        last_modified=state.last_modified,
+    )
+
+
+def cached_feed(
+    session: Session,
+    settings: Settings,
+    cache: FeedCache,
+    state: FeedState,
+    request: FeedRequest,
+    now: datetime,
+) -> BuiltFeed:
+    key = state.etag(settings, request.fmt, request.page, request.query)
+    feed = cache.get(key)
+    if feed is None:
+        feed = build_feed(session, settings, state, request, now)
+        cache.put(key, feed)
+    return feed

@@ -1,0 +1,103 @@
+"""One typed settings object.
+
+Precedence, highest first: values passed to ``load_settings`` (tests, the CLI), ``FEEDSVC_*``
+environment variables, the TOML file named by ``FEEDSVC_CONFIG`` (default
+``config/feedsvc.toml`` in the working directory), then the defaults below. Every field is
+documented with its default in ``config/feedsvc.toml``; ``tests/test_settings.py`` keeps the two
+in step. Nothing here is read at import time.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from feedsvc.errors import ConfigurationError
+
+DEFAULT_CONFIG_FILE = Path("config/feedsvc.toml")
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("FEEDSVC_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FEEDSVC_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///instance/feedsvc.db",
+        description="SQLAlchemy URL of the store; relative SQLite paths are under the working dir.",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL used in every absolute link."
+    )
+    hub_url: str = Field(
+        "", description="WebSub hub advertised by every feed; empty means BASE_URL + '/hub'."
+    )
+    allow_private_urls: bool = Field(
+        False, description="Allow source and callback URLs on private or loopback addresses."
+    )
+    site_title: str = Field("Cổng thông tin điện tử tỉnh", description="Portal name.")
+    site_description: str = Field(
+        "Tin tức, sự kiện của tỉnh", description="One line under the portal name."
+    )
+    feed_items: int = Field(50, ge=1, le=500, description="Items per feed page.")
+    page_items: int = Field(20, ge=1, le=200, description="Items per HTML list page.")
+    api_page_items: int = Field(50, ge=1, le=500, description="Default and maximum API page.")
+    feed_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Memory for built feeds, per process (0 = none)."
+    )
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest accepted request body."
+    )
+    bind: str = Field("127.0.0.1:8000", description="Address `feedsvc serve` listens on.")
+    web_threads: int = Field(4, ge=1, le=64, description="Threads of the `serve` web process.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("base_url", "hub_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+    @property
+    def websub_hub_url(self) -> str:
+        return self.hub_url or f"{self.base_url}/hub"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning a validation failure into one readable ConfigurationError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings ({_config_file()}): {problems}") from exc

@@ -1,0 +1,34 @@
+"""The Flask edge: ``create_app`` builds the app from settings and registers the blueprints.
+
+Nothing happens at import time; gunicorn calls ``create_app()`` (settings from the config file
+and the environment), tests call ``create_app(settings)``.
+"""
+
+import logging
+
+from flask import Flask
+
+from feedsvc.db import create_database
+from feedsvc.feeds.cache import FeedCache
+from feedsvc.settings import Settings, load_settings
+from feedsvc.web import api, errors, feeds, public
+from feedsvc.web.context import close_session
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["feedsvc.settings"] = settings
+    app.extensions["feedsvc.db"] = create_database(settings.database_url)
+    app.extensions["feedsvc.feed_cache"] = FeedCache(settings.feed_cache_bytes)
+    app.teardown_appcontext(close_session)
+    public.init_app(app)
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(feeds.blueprint)
+    app.register_blueprint(api.blueprint)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,52 @@
+"""Turn service errors and HTTP errors into responses: JSON under /api, HTML elsewhere."""
+
+from flask import Flask, Response, jsonify, render_template, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
+
+STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, message: str, fields: dict[str, str] | None = None) -> Response:
+    if _wants_json():
+        body: dict[str, object] = {"error": message}
+        if fields:
+            body["fields"] = fields
+        response = jsonify(body)
+    elif request.path.startswith("/feeds"):
+        response = Response(message + "\n", mimetype="text/plain")
+    else:
+        response = Response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    return response
+
+
+def validation_fields(exc: ValidationError) -> dict[str, str]:
+    return {
+        ".".join(str(part) for part in err["loc"]) or "body": err["msg"] for err in exc.errors()
+    }
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(FeedsvcError)
+    def service_error(exc: FeedsvcError) -> Response:
+        fields = exc.fields if isinstance(exc, InvalidInput) else None
+        return error_response(STATUS.get(type(exc), 400), str(exc), fields)
+
+    @app.errorhandler(ValidationError)
+    def invalid_body(exc: ValidationError) -> Response:
+        return error_response(422, "invalid input", validation_fields(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        response = error_response(exc.code or 500, exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value  # Allow on 405, WWW-Authenticate on 401
+        return response

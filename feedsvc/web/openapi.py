@@ -1,0 +1,160 @@
+"""The OpenAPI 3.1 document of /api/v1, with request schemas taken from the pydantic models."""
+
+from typing import Any
+
+from feedsvc import __version__
+from feedsvc.articles import ArticleCreate, ArticleUpdate
+from feedsvc.categories import CategoryCreate
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+    }
+
+
+_WRITE_ERRORS = {
+    "401": _json(ERROR, "No valid bearer token."),
+    "422": _json(ERROR, "Invalid input; `fields` maps each field to its problem."),
+}
+_ARTICLE = {"$ref": "#/components/schemas/Article"}
+_ID = {"name": "article_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "description": description,
+            "schema": schema or {"type": "string"},
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "feedsvc API", "version": __version__},
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "ArticleCreate": ArticleCreate.model_json_schema(),
+                "ArticleUpdate": ArticleUpdate.model_json_schema(),
+                "CategoryCreate": CategoryCreate.model_json_schema(),
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                    "required": ["error"],
+                },
+                "Article": {
+                    "type": "object",
+                    "description": "As written, plus id, guid, url, origin, dates in +07:00.",
+                    "properties": {
+                        name: {"type": kind}
+                        for name, kind in {
+                            "id": "integer",
+                            "guid": "string",
+                            "external_id": "string",
+                            "category": "string",
+                            "title": "string",
+                            "summary": "string",
+                            "body_html": "string",
+                            "author": "string",
+                            "url": "string",
+                            "origin": "string",
+                            "published_at": "string",
+                            "updated_at": "string",
+                        }.items()
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/categories": {
+                "get": {
+                    "summary": "List categories with their feed URLs.",
+                    "responses": {"200": {"description": "`items`: the categories."}},
+                },
+                "post": {
+                    "summary": "Create a category.",
+                    "security": [{"bearer": []}],
+                    "requestBody": _body("CategoryCreate"),
+                    "responses": {
+                        "201": {"description": "Created."},
+                        "409": _json(ERROR, "Slug taken."),
+                        **_WRITE_ERRORS,
+                    },
+                },
+            },
+            "/articles": {
+                "get": {
+                    "summary": "Visible articles, newest first, with cursor paging.",
+                    "parameters": [
+                        query("category", "Category slug."),
+                        query(
+                            "since",
+                            "ISO 8601; articles changed at or after it.",
+                            type="string",
+                            format="date-time",
+                        ),
+                        query("q", "Keywords; diacritics and case are ignored."),
+                        query("cursor", "`next_cursor` of the previous page."),
+                        query("limit", "Page size (capped).", type="integer", minimum=1),
+                    ],
+                    "responses": {
+                        "200": {"description": "`items`, `next_cursor` (null on the last page)."},
+                        "404": _json(ERROR, "Unknown category."),
+                        "422": _json(ERROR, "Invalid parameter."),
+                    },
+                },
+                "post": {
+                    "summary": "Create an article; idempotent on `external_id`.",
+                    "security": [{"bearer": []}],
+                    "requestBody": _body("ArticleCreate"),
+                    "responses": {
+                        "201": _json(_ARTICLE, "Created."),
+                        "200": _json(_ARTICLE, "An article with this external_id existed."),
+                        **_WRITE_ERRORS,
+                    },
+                },
+            },
+            "/articles/{article_id}": {
+                "parameters": [_ID],
+                "get": {
+                    "summary": "One article (scheduled ones only with a token).",
+                    "responses": {
+                        "200": _json(_ARTICLE, "The article."),
+                        "404": _json(ERROR, "Unknown or not yet published."),
+                    },
+                },
+                "patch": {
+                    "summary": "Change the fields given.",
+                    "security": [{"bearer": []}],
+                    "requestBody": _body("ArticleUpdate"),
+                    "responses": {
+                        "200": _json(_ARTICLE, "Updated."),
+                        "404": _json(ERROR, "Unknown."),
+                        **_WRITE_ERRORS,
+                    },
+                },
+                "delete": {
+                    "summary": "Delete an article.",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        "404": _json(ERROR, "Unknown."),
+                        "401": _WRITE_ERRORS["401"],
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,145 @@
+"""Public HTML pages: index, category lists, articles, demo media and /healthz."""
+
+from math import ceil
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from feedsvc.articles import count_visible, get_visible_article, list_visible
+from feedsvc.categories import get_category, list_categories
+from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
+from feedsvc.models import Category
+from feedsvc.text import format_local, utcnow
+from feedsvc.urls import ALL_FEED, article_url, feed_url, opml_url
+from feedsvc.web import context
+
+blueprint = Blueprint("public", __name__)
+
+INDEX_ITEMS_PER_CATEGORY = 5
+FEED_TITLES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+FEED_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+def feed_links(category: Category | None) -> list[dict[str, str]]:
+    """The feeds a page advertises (autodiscovery) and links to."""
+    settings = context.settings()
+    slug = category.slug if category else ALL_FEED
+    name = category.name if category else settings.site_title
+    return [
+        {
+            "href": feed_url(settings.base_url, slug, fmt),
+            "type": FEED_TYPES[fmt],
+            "title": f"{name} – {FEED_TITLES[fmt]}",
+            "format": FEED_TITLES[fmt],
+        }
+        for fmt in FEED_TITLES
+    ]
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_local, "local_datetime")
+    app.add_template_filter(lambda value: format_local(value, with_time=False), "local_date")
+    app.add_template_global(lambda a: article_url("", a.id, a.slug), "article_path")
+
+    @app.context_processor
+    def site() -> dict[str, Any]:
+        settings = context.settings()
+        return {
+            "site_title": settings.site_title,
+            "site_description": settings.site_description,
+            "opml_url": opml_url(settings.base_url),
+        }
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        abort(404, description="Không có trang này (no such page)")
+    return int(raw)
+
+
+@blueprint.get("/")
+def index() -> str:
+    session = context.session()
+    now = utcnow()
+    categories = list_categories(session)
+    latest = {
+        c.id: list_visible(session, now, INDEX_ITEMS_PER_CATEGORY, category_id=c.id)
+        for c in categories
+    }
+    return render_template(
+        "index.html",
+        categories=categories,
+        latest=latest,
+        feeds=feed_links(None),
+        category_feeds=feed_links,
+    )
+
+
+@blueprint.get("/c/<slug>")
+def category(slug: str) -> str:
+    settings = context.settings()
+    session = context.session()
+    now = utcnow()
+    found = get_category(session, slug)
+    page = _page_number()
+    total = count_visible(session, now, category_id=found.id)
+    pages = max(1, ceil(total / settings.page_items))
+    if page > pages:
+        abort(404, description=f"Không có trang {page} (no such page)")
+    articles = list_visible(
+        session,
+        now,
+        settings.page_items,
+        offset=(page - 1) * settings.page_items,
+        category_id=found.id,
+    )
+    return render_template(
+        "category.html",
+        category=found,
+        articles=articles,
+        page=page,
+        pages=pages,
+        feeds=feed_links(found),
+    )
+
+
+@blueprint.get("/articles/<int:article_id>/<slug>")
+@blueprint.get("/articles/<int:article_id>")
+def article(article_id: int, slug: str = "") -> Response | str:
+    found = get_visible_article(context.session(), article_id, utcnow())
+    if slug != found.slug:
+        return redirect(article_url("", found.id, found.slug), code=301)  # type: ignore[return-value]
+    return render_template(
+        "article.html", article=found, category=found.category, feeds=feed_links(found.category)
+    )
+
+
+@blueprint.get(f"{MEDIA_PATH}/<path:name>")
+def demo_media(name: str) -> Response:
+    return send_from_directory(IMAGE_DIR, name, max_age=86400)
+
+
+@blueprint.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        context.session().execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return jsonify({"status": "error", "database": str(exc.__class__.__name__)}), 503
+    return jsonify({"status": "ok"}), 200

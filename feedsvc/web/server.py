@@ -1,0 +1,41 @@
+"""Run the app under gunicorn from Python, for `feedsvc serve`.
+
+The container runs gunicorn directly with ``config/gunicorn.conf.py``; this is the same server
+with the same app factory, started by the CLI so that one command serves and schedules.
+"""
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from feedsvc.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from feedsvc.web import create_app
+
+        return create_app(self.settings)
+
+
+def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
+    _Gunicorn(
+        settings,
+        {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": settings.web_threads,
+            "accesslog": "-",
+            "timeout": 30,
+        },
+    ).run()

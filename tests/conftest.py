@@ -1,0 +1,186 @@
+"""Fixtures: a migrated real database per backend (SQLite and PostgreSQL), the app, helpers.
+
+PostgreSQL: a fresh database is created for the run on the server at
+FEEDSVC_TEST_POSTGRES_URL (default: the local server, trust auth) and dropped afterwards. If
+no server answers, the PostgreSQL variants are skipped with the reason, unless
+FEEDSVC_TEST_REQUIRE_POSTGRES=1 (as in .ci/run), which makes that a failure.
+"""
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
+from werkzeug.serving import make_server
+
+from feedsvc.articles import ArticleCreate, create_article
+from feedsvc.categories import create_category
+from feedsvc.db import Database, create_database, upgrade_database
+from feedsvc.demo import load_demo
+from feedsvc.models import Article, Base, Category
+from feedsvc.settings import Settings
+from feedsvc.text import utcnow
+from feedsvc.web import create_app
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FEEDSVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("FEEDSVC_TEST_REQUIRE_POSTGRES") == "1"
+BASE_URL = "http://feeds.example.vn"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer's FEEDSVC_* variables or config file leak into a test."""
+    for name in list(os.environ):
+        if name.startswith("FEEDSVC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FEEDSVC_CONFIG", str(ROOT / "tests" / "no-config.toml"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'feedsvc.db'}"
+    upgrade_database(Settings(database_url=url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    name = f"feedsvc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc.orig}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    upgrade_database(Settings(database_url=url))
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")  # type: ignore[no-any-return]
+
+
+def _empty_store(database: Database) -> None:
+    with database.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name == "content_state":
+                session.execute(table.update().values(version=0))
+            else:
+                session.execute(table.delete())
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, base_url=BASE_URL)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = create_database(settings.database_url)
+    _empty_store(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    flask_app = create_app(settings)
+    flask_app.config["TESTING"] = True
+    yield flask_app
+    flask_app.extensions["feedsvc.db"].dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return utcnow()
+
+
+class Store:
+    """Builds test data through the same services users call."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+
+    def category(self, name: str, **kwargs: object) -> Category:
+        with self.database.transaction() as session:
+            return create_category(session, name, utcnow(), **kwargs)  # type: ignore[arg-type]
+
+    def article(self, category: str, title: str, **fields: object) -> Article:
+        fields.setdefault("body_html", f"<p>{title}</p>")
+        with self.database.transaction() as session:
+            article, _ = create_article(
+                session,
+                ArticleCreate(category=category, title=title, **fields),  # type: ignore[arg-type]
+                self.settings.base_url,
+                utcnow(),
+            )
+            return article
+
+    def articles(self, category: str, count: int, start: datetime) -> list[Article]:
+        """``count`` articles an hour apart, the newest at ``start``."""
+        return [
+            self.article(category, f"Tin số {n}", published_at=start - timedelta(hours=n))
+            for n in range(count)
+        ]
+
+    def demo(self) -> int:
+        with self.database.transaction() as session:
+            return load_demo(session, self.settings.base_url, utcnow())
+
+
+@pytest.fixture
+def store(db: Database, settings: Settings) -> Store:
+    return Store(db, settings)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    store: Store
+
+
+@pytest.fixture
+def live_server(database_url: str, db: Database) -> Iterator[LiveServer]:
+    """The app on a real HTTP server on 127.0.0.1, its BASE_URL set to where it listens."""
+    port = free_port()
+    live_settings = Settings(database_url=database_url, base_url=f"http://127.0.0.1:{port}")
+    flask_app = create_app(live_settings)
+    server = make_server("127.0.0.1", port, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(live_settings.base_url, Store(db, live_settings))
+    server.shutdown()
+    thread.join()
+    flask_app.extensions["feedsvc.db"].dispose()
