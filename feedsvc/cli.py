@@ -4,7 +4,6 @@ Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict), 2
 (click), 78 unusable configuration.
 """
 
-import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import click
 from feedsvc.db import Database, create_database, upgrade_database
 from feedsvc.demo import load_demo
 from feedsvc.errors import ConfigurationError, FeedsvcError
+from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
 from feedsvc.text import format_local, utcnow
 from feedsvc.tokens import create_token, list_tokens, revoke_token
@@ -35,6 +35,7 @@ class _Context:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings()
+            configure_logging(self._settings.log_level)
         return self._settings
 
     @property
@@ -152,7 +153,6 @@ def worker(ctx: _Context) -> None:
     from feedsvc.scheduler import build_scheduler
 
     with _errors_to_exit_codes():
-        logging.basicConfig(level=ctx.settings.log_level.upper())
         scheduler = build_scheduler(ctx.settings, ctx.database, blocking=True)
 
         def stop(_signum: int, _frame: Any) -> None:
@@ -160,3 +160,7 @@ def worker(ctx: _Context) -> None:
 
         signal.signal(signal.SIGTERM, stop)
         scheduler.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -330,6 +330,45 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def dump_dom(url: str, profile: pathlib.Path) -> str:
+    """The DOM headless Chromium builds for ``url`` (for a feed: after its XSLT)."""
+    proc = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-2000:]
+    return proc.stdout.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_served_demo_feed_opens_as_a_readable_page(live_server, fmt, tmp_path) -> None:
+    """The real thing: a demo feed served by the app, its stylesheet fetched from the app."""
+    live_server.store.demo()
+    dom = dump_dom(f"{live_server.base_url}/feeds/chinh-tri-xa-hoi.{fmt}", tmp_path / "profile")
+    doc = lxml.html.document_fromstring(dom)
+    assert [text(h) for h in doc.xpath("//h1")] == ["Chính trị - Xã hội"], dom[:2000]
+    assert len(doc.xpath("//li[contains(@class, 'item')]")) >= 10
+    assert f"{live_server.base_url}/feeds/chinh-tri-xa-hoi.{fmt}" in text(doc)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
 @pytest.mark.parametrize(("name", "feed"), [("rss.xml", RSS), ("atom.xml", ATOM)])
@@ -344,27 +383,10 @@ def test_renders_in_headless_chromium(name: str, feed: str, tmp_path: pathlib.Pa
         thread.start()
         try:
             port = server.server_address[1]
-            proc = subprocess.run(
-                [
-                    str(CHROMIUM),
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    f"--user-data-dir={tmp_path / 'profile'}",
-                    "--virtual-time-budget=5000",
-                    "--dump-dom",
-                    f"http://127.0.0.1:{port}/{name}",
-                ],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
+            dom = dump_dom(f"http://127.0.0.1:{port}/{name}", tmp_path / "profile")
         finally:
             server.shutdown()
             thread.join()
-    dom = proc.stdout.decode("utf-8", "replace")
-    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-2000:]
     doc = lxml.html.document_fromstring(dom)
     assert [text(h) for h in doc.xpath("//h1")] == [FEED_TITLE], dom[:2000]
     items = doc.xpath("//li[contains(@class, 'item')]")

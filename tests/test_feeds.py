@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import feedparser
 import pytest
+from lxml import html
 
 from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
 
@@ -233,7 +234,7 @@ def test_gzip_when_asked(client, store, politics, now):
     plain = client.get("/feeds/chinh-tri-xa-hoi.atom")
     zipped = client.get("/feeds/chinh-tri-xa-hoi.atom", headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["Content-Encoding"] == "gzip"
-    assert zipped.headers["Vary"] == "Accept-Encoding"
+    assert zipped.headers["Vary"] == "Accept, Accept-Encoding"
     assert gzip.decompress(zipped.data) == plain.data
     assert zipped.headers["ETag"] != plain.headers["ETag"]
     again = client.get(
@@ -274,3 +275,35 @@ def test_opml_lists_every_feed(client, store, politics):
     assert outlines[1].get("text") == "Chính trị - Xã hội"
     atom = ET.fromstring(client.get("/feeds.opml?format=atom").data)
     assert atom.find("./body/outline").get("xmlUrl").endswith("/feeds/all.atom")
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (BROWSER_ACCEPT, "text/html; charset=utf-8"),
+        ("application/rss+xml, application/atom+xml, */*", "application/rss+xml; charset=utf-8"),
+        ("*/*", "application/rss+xml; charset=utf-8"),
+        (None, "application/rss+xml; charset=utf-8"),
+    ],
+)
+def test_browsers_get_the_feed_as_a_page(client, store, politics, now, accept, media_type):
+    store.article("chinh-tri-xa-hoi", TITLE, published_at=now)
+    headers = {"Accept": accept} if accept else {}
+    response = client.get("/feeds/chinh-tri-xa-hoi.rss", headers=headers)
+    assert response.content_type == media_type
+    assert "Accept" in response.headers["Vary"]
+    if media_type.startswith("text/html"):
+        doc = html.fromstring(response.data)
+        assert doc.xpath("string(//h1)") == "Chính trị - Xã hội"
+        assert TITLE in doc.xpath("//li//h2/a/text()")
+        assert "http://feeds.example.vn/feeds/chinh-tri-xa-hoi.rss" in doc.text_content()
+        again = client.get(
+            "/feeds/chinh-tri-xa-hoi.rss",
+            headers={**headers, "If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status_code == 304
+        feed_etag = client.get("/feeds/chinh-tri-xa-hoi.rss").headers["ETag"]
+        assert feed_etag != response.headers["ETag"]

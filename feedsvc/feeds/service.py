@@ -17,6 +17,7 @@ from feedsvc.articles import list_visible
 from feedsvc.errors import InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
 from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
+from feedsvc.feeds.page import render_page
 from feedsvc.feeds.render import MEDIA_TYPES, RENDERERS
 from feedsvc.models import Article, Category, ContentState
 from feedsvc.settings import Settings
@@ -185,6 +186,21 @@ def build_feed(
     )
 
 
+def _as_page(feed: BuiltFeed) -> BuiltFeed:
+    body = render_page(feed.body)
+    return BuiltFeed(
+        body=body,
+        gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
+        media_type="text/html; charset=utf-8",
+        etag=page_etag(feed.etag),
+        last_modified=feed.last_modified,
+    )
+
+
+def page_etag(feed_etag: str) -> str:
+    return f"{feed_etag}-page"
+
+
 def cached_feed(
     session: Session,
     settings: Settings,
@@ -192,10 +208,18 @@ def cached_feed(
     state: FeedState,
     request: FeedRequest,
     now: datetime,
+    as_page: bool = False,
 ) -> BuiltFeed:
+    """The built feed, or with ``as_page`` its HTML page (RSS and Atom only), from the cache."""
     key = state.etag(settings, request.fmt, request.page, request.query)
     feed = cache.get(key)
     if feed is None:
         feed = build_feed(session, settings, state, request, now)
         cache.put(key, feed)
-    return feed
+    if not as_page:
+        return feed
+    page = cache.get(page_etag(key))
+    if page is None:
+        page = _as_page(feed)
+        cache.put(page.etag, page)
+    return page

@@ -1,7 +1,7 @@
 """Alembic environment: migrations ship inside the package and run against the settings' URL."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from feedsvc.models import Base
 
@@ -27,6 +27,9 @@ def run_migrations_online() -> None:
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Containers that start together migrate one at a time.
+                connection.execute(text("SELECT pg_advisory_xact_lock(725010001)"))
             context.run_migrations()
     engine.dispose()
 

@@ -4,12 +4,11 @@ Nothing happens at import time; gunicorn calls ``create_app()`` (settings from t
 and the environment), tests call ``create_app(settings)``.
 """
 
-import logging
-
 from flask import Flask
 
 from feedsvc.db import create_database
 from feedsvc.feeds.cache import FeedCache
+from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
 from feedsvc.web import api, errors, feeds, public
 from feedsvc.web.context import close_session
@@ -17,7 +16,7 @@ from feedsvc.web.context import close_session
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_SORT_KEYS"] = False

@@ -10,7 +10,8 @@ from werkzeug.http import is_resource_modified
 from feedsvc.categories import list_categories
 from feedsvc.errors import InvalidInput
 from feedsvc.feeds.opml import render_opml
-from feedsvc.feeds.service import FeedRequest, cached_feed, feed_state
+from feedsvc.feeds.render import MEDIA_TYPES
+from feedsvc.feeds.service import FeedRequest, cached_feed, feed_state, page_etag
 from feedsvc.text import clean_line, utcnow
 from feedsvc.urls import FEED_FORMATS, feed_url
 from feedsvc.web import context
@@ -28,6 +29,17 @@ def _page_argument() -> int:
     return int(raw)
 
 
+def _wants_page(fmt: str) -> bool:
+    """A browser navigating to an RSS/Atom URL: it asks for text/html before feed types.
+
+    Feed readers ask for feed types or for anything; they get the feed.
+    """
+    if fmt == "json":  # browsers show JSON readably themselves
+        return False
+    feed_type = MEDIA_TYPES[fmt].split(";")[0]
+    return request.accept_mimetypes.best_match([feed_type, "text/html"]) == "text/html"
+
+
 def _link_header(self_url: str, hub_url: str) -> str:
     return f'<{hub_url}>; rel="hub", <{self_url}>; rel="self"'
 
@@ -41,12 +53,15 @@ def feed(slug: str, fmt: str) -> Response:
     )
     session = context.session()
     state = feed_state(session, slug, now)
+    as_page = _wants_page(fmt)
     etag = state.etag(settings, fmt, feed_request.page, feed_request.query)
+    if as_page:
+        etag = page_etag(etag)
     gzip_ok = "gzip" in request.accept_encodings
     served_etag = f"{etag}-gz" if gzip_ok else etag
     headers = {
         "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept-Encoding",
+        "Vary": "Accept, Accept-Encoding",
         "Link": _link_header(
             feed_url(settings.base_url, slug, fmt, feed_request.page, feed_request.query),
             settings.websub_hub_url,
@@ -59,7 +74,9 @@ def feed(slug: str, fmt: str) -> Response:
         response.set_etag(served_etag)
         response.last_modified = state.last_modified
         return response
-    built = cached_feed(session, settings, context.feed_cache(), state, feed_request, now)
+    built = cached_feed(
+        session, settings, context.feed_cache(), state, feed_request, now, as_page=as_page
+    )
     response = Response(built.gzip_body if gzip_ok else built.body, headers=headers)
     response.content_type = built.media_type
     if gzip_ok:

@@ -1,0 +1,41 @@
+# One entry point for every task. `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run demo test lint check bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("feedsvc needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve on http://127.0.0.1:8000 with the scheduler, on SQLite, with demo data in an empty store.
+run: install
+	$(BIN)/feedsvc db upgrade
+	$(BIN)/feedsvc demo
+	$(BIN)/feedsvc serve
+
+## The whole test suite (PostgreSQL tests are skipped, with the reason, if no server answers).
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy feedsvc
+
+check: lint test
+
+## Benchmarks (see docs/benchmarks.md); needs `wrk` (apt-get install wrk).
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,17 @@
+"""Benchmarks of feedsvc: `python -m bench` (see docs/benchmarks.md).
+
+- ``serving``: a cached feed and its 304 under gunicorn, against a bare Flask app that returns
+  the same bytes (``bare_app``), measured with wrk in alternating runs.
+- ``cold_build``: building a 50-item feed without the cache, 1,000 against 100,000 articles.
+
+Nothing here is imported by feedsvc; the stores are made through feedsvc's own services
+(``data``) in databases made for the run (``databases``).
+"""
+
+
+class BenchError(Exception):
+    """The benchmark could not run, or measured something other than what it meant to."""
+
+    def __init__(self, message: str, exit_code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

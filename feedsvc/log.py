@@ -1,0 +1,11 @@
+"""Logging set-up shared by the web app and the CLI processes."""
+
+import logging
+
+FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    """Idempotent: the first call configures the root logger, later calls only set the level."""
+    logging.basicConfig(level=level.upper(), format=FORMAT)
+    logging.getLogger().setLevel(level.upper())

@@ -1,0 +1,118 @@
+"""The processes an operator runs: the container entrypoint (migrate, then gunicorn),
+`feedsvc serve` (web and scheduler in one process) and `feedsvc worker`, each started for
+real on 127.0.0.1 (the image itself cannot be built here: no Docker daemon)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+BIN = Path(sys.executable).parent
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+def start(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    with (tmp_path / "process.log").open("wb") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            args,
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_entrypoint_migrates_then_serves_with_gunicorn(tmp_path):
+    port = free_port()
+    database = tmp_path / "data" / "feedsvc.db"
+    process = start(
+        [
+            "sh",
+            "docker/entrypoint.sh",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            "feedsvc.web:create_app()",
+        ],
+        {
+            "FEEDSVC_CONFIG": str(ROOT / "config" / "feedsvc.toml"),
+            "FEEDSVC_DATABASE_URL": f"sqlite:///{database}",
+            "FEEDSVC_BIND": f"127.0.0.1:{port}",
+            "FEEDSVC_BASE_URL": f"http://127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "2",
+        },
+        tmp_path,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/healthz", process) == b'{"status":"ok"}\n'
+        feed = wait_for(f"http://127.0.0.1:{port}/feeds/all.atom", process)
+        assert b"<feed" in feed
+    finally:
+        assert stop(process) == 0
+    log = (tmp_path / "process.log").read_text()
+    assert "database is up to date" in log
+    assert log.index("database is up to date") < log.index("Booting worker")
+
+
+@pytest.mark.slow
+def test_serve_runs_web_and_scheduler_in_one_process(tmp_path):
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'feedsvc.db'}"
+    env = {
+        "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
+        "FEEDSVC_DATABASE_URL": database,
+    }
+    subprocess.run(
+        [str(BIN / "feedsvc"), "db", "upgrade"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    process = start([str(BIN / "feedsvc"), "serve", "--bind", f"127.0.0.1:{port}"], env, tmp_path)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        assert b"<html" in wait_for(f"http://127.0.0.1:{port}/", process)
+    finally:
+        stop(process)
+    assert "Scheduler started" in (tmp_path / "process.log").read_text()
+
+
+@pytest.mark.slow
+def test_worker_runs_until_sigterm(tmp_path):
+    env = {
+        "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
+        "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'feedsvc.db'}",
+    }
+    process = start([str(BIN / "feedsvc"), "worker"], env, tmp_path)
+    log = tmp_path / "process.log"
+    deadline = time.monotonic() + 20
+    while "Scheduler started" not in log.read_text() and time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.1)
+    assert stop(process) == 0, log.read_text()
