@@ -192,7 +192,7 @@ def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnE
 
 def visible_articles(
     now: datetime, category_id: int | None = None, query: str = ""
-) -> Select[tuple[Article]]:
+) -> Select[Article]:
     """Visible articles, newest first (see ``_visible``)."""
     return (
         select(Article)
