@@ -139,11 +139,17 @@ def serve(ctx: _Context, bind: str | None) -> None:
     with _errors_to_exit_codes():
         settings = ctx.settings
         scheduler = build_scheduler(settings, ctx.database, blocking=False)
-        scheduler.start()
-        try:
-            run_gunicorn(settings, bind or settings.bind, workers=1)
-        finally:
-            scheduler.shutdown(wait=False)
+
+        def start_scheduler() -> None:
+            ctx.database.engine.dispose(close=False)  # pooled before the fork: the master's
+            scheduler.start()
+
+        run_gunicorn(
+            settings,
+            bind or settings.bind,
+            on_worker_start=start_scheduler,
+            on_worker_exit=lambda: scheduler.shutdown(wait=True),
+        )
 
 
 @main.command()

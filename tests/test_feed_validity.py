@@ -2,6 +2,7 @@
 warnings (``../shared/tools/feedvalidate.py --strict``), fetched over real HTTP so the headers
 (content type, rel=self against the URL) are checked too."""
 
+import os
 import subprocess
 import sys
 
@@ -22,8 +23,12 @@ DEMO_SLUGS = [
 ]
 
 
-@pytest.mark.skipif(not VALIDATOR.exists(), reason=f"validator not found at {VALIDATOR}")
 def test_every_demo_feed_is_valid(live_server):
+    if not VALIDATOR.exists():
+        reason = f"W3C validator not found at {VALIDATOR}"
+        if os.environ.get("FEEDSVC_TEST_REQUIRE_VALIDATOR") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     assert live_server.store.demo() >= 60
     base = live_server.base_url
     urls = [f"{base}/feeds/{slug}.{fmt}" for slug in DEMO_SLUGS for fmt in ("rss", "atom")]

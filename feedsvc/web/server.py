@@ -4,6 +4,7 @@ The container runs gunicorn directly with ``config/gunicorn.conf.py``; this is t
 with the same app factory, started by the CLI so that one command serves and schedules.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -27,15 +28,24 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
-def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
+def run_gunicorn(
+    settings: Settings,
+    bind: str,
+    on_worker_start: Callable[[], None],
+    on_worker_exit: Callable[[], None],
+) -> None:
+    """Serve with one worker process, calling the hooks inside it (not in the master, which
+    forks: a thread started there would be copied half-alive into the worker)."""
     _Gunicorn(
         settings,
         {
             "bind": bind,
-            "workers": workers,
+            "workers": 1,
             "worker_class": "gthread",
             "threads": settings.web_threads,
             "accesslog": "-",
             "timeout": 30,
+            "post_worker_init": lambda _worker: on_worker_start(),
+            "worker_exit": lambda _server, _worker: on_worker_exit(),
         },
     ).run()
