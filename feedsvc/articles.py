@@ -83,16 +83,35 @@ class ArticlePage:
     next_cursor: str | None
 
 
-def _apply(article: Article, values: dict[str, Any], session: Session, base_url: str) -> None:
-    if "category" in values:
-        article.category = get_category(session, values["category"])
+def new_article(now: datetime, origin: str = "local", external_id: str | None = None) -> Article:
+    """A blank article with its permanent guid; ``apply_fields`` fills it in."""
+    return Article(
+        guid=f"urn:uuid:{uuid.uuid4()}",
+        external_id=external_id,
+        origin=origin,
+        summary="",
+        body_html="",
+        author="",
+        published_at=now,
+        created_at=now,
+        updated_at=now,
+        published_at_estimated=False,
+    )
+
+
+def apply_fields(article: Article, values: dict[str, Any], document_url: str) -> None:
+    """Clean and set the given fields (not the category), then the derived ones.
+
+    HTML is sanitised with relative URLs resolved against ``document_url`` (where the HTML
+    came from); a missing summary is taken from the body; the search text is rebuilt.
+    """
     if "title" in values:
         article.title = clean_line(values["title"])
         if not article.title:
             raise InvalidInput("invalid article", {"title": "must not be empty"})
         article.slug = slugify(article.title) or "bai-viet"
     if "body_html" in values:
-        article.body_html = sanitise_html(values["body_html"] or "", base_url)
+        article.body_html = sanitise_html(values["body_html"] or "", document_url)
     if "summary" in values:
         article.summary = clean_text(values["summary"] or "").strip()
     if "author" in values:
@@ -103,13 +122,14 @@ def _apply(article: Article, values: dict[str, Any], session: Session, base_url:
     if "published_at" in values and values["published_at"] is not None:
         article.published_at = as_utc(values["published_at"])
     if not article.summary:
-        article.summary = _summarise(html_to_text(article.body_html))
+        article.summary = summarise(html_to_text(article.body_html))
     article.search_text = normalise_search(
         " ".join((article.title, article.summary, html_to_text(article.body_html), article.author))
     )
 
 
-def _summarise(text: str) -> str:
+def summarise(text: str) -> str:
+    """The first ~300 characters of a text, cut at a word."""
     if len(text) <= SUMMARY_LENGTH:
         return text
     cut = text[:SUMMARY_LENGTH].rsplit(" ", 1)[0]
@@ -124,18 +144,9 @@ def create_article(
         existing = session.scalar(select(Article).where(Article.external_id == data.external_id))
         if existing is not None:
             return existing, False
-    article = Article(
-        guid=f"urn:uuid:{uuid.uuid4()}",
-        external_id=data.external_id or None,
-        origin=origin,
-        summary="",
-        body_html="",
-        author="",
-        published_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    _apply(article, data.model_dump(exclude={"external_id"}), session, base_url)
+    article = new_article(now, origin, data.external_id or None)
+    article.category = get_category(session, data.category)
+    apply_fields(article, data.model_dump(exclude={"external_id", "category"}), f"{base_url}/")
     session.add(article)
     session.flush()
     touch_categories(session, [article.category_id], now)
@@ -147,7 +158,10 @@ def update_article(
 ) -> Article:
     article = get_article(session, article_id)
     old_category_id = article.category_id
-    _apply(article, data.model_dump(exclude_unset=True), session, base_url)
+    values = data.model_dump(exclude_unset=True)
+    if "category" in values:
+        article.category = get_category(session, values.pop("category"))
+    apply_fields(article, values, f"{base_url}/")
     article.updated_at = now
     session.flush()
     touch_categories(session, [old_category_id, article.category_id], now)

@@ -27,3 +27,12 @@ class Conflict(FeedsvcError):
 
 class ConfigurationError(FeedsvcError):
     """Settings that cannot work (bad URL, unknown keys in the config file)."""
+
+
+class UnsafeURL(InvalidInput):
+    """A URL that may not be fetched: not http(s), or on a private, loopback or link-local
+    address while FEEDSVC_ALLOW_PRIVATE_URLS is off."""
+
+
+class NotAFeed(FeedsvcError):
+    """A fetched document from which no feed could be read."""

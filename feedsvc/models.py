@@ -7,6 +7,8 @@ on PostgreSQL. Schema changes go through Alembic migrations in ``feedsvc/migrati
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -82,11 +85,51 @@ class Category(Base):
     articles: Mapped[list["Article"]] = relationship(back_populates="category")
 
 
+class Source(Base):
+    """An upstream feed we poll, with its HTTP validators, schedule and health."""
+
+    __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_due", "enabled", "next_fetch_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    category_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # HTTP validators of the last 200 response, sent back for a 304.
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    # Schedule: claimed by moving next_fetch_at forward (see ingest.claim).
+    next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Health of the last fetch.
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    last_bytes: Mapped[int | None] = mapped_column(Integer)
+    last_new: Mapped[int] = mapped_column(Integer, default=0)
+    last_updated: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_warning: Mapped[str] = mapped_column(Text, default="")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Totals since the source was added, exported as Prometheus counters.
+    fetch_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category] = relationship()
+
+
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         Index("ix_articles_category_published", "category_id", "published_at", "id"),
         Index("ix_articles_published", "published_at", "id"),
+        UniqueConstraint("source_id", "entry_key"),
+        Index("ix_articles_source_link", "source_id", "link"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,7 +146,14 @@ class Article(Base):
     image_length: Mapped[int | None] = mapped_column(Integer)
     link: Mapped[str | None] = mapped_column(String(2000))
     origin: Mapped[str] = mapped_column(String(20), default="local")
+    # Ingested articles: the source, a SHA-256 of the entry's identity there (guid, else link,
+    # else title and content; see ingest.entries) and of its content, to notice edits.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    entry_key: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # True when the upstream entry had no date and published_at is the time we fetched it.
+    published_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     search_text: Mapped[str] = mapped_column(Text, default="")

@@ -61,6 +61,27 @@ class Settings(BaseSettings):
     bind: str = Field("127.0.0.1:8000", description="Address `feedsvc serve` listens on.")
     web_threads: int = Field(4, ge=1, le=64, description="Threads of the `serve` web process.")
     log_level: str = Field("INFO", description="Python logging level.")
+    source_interval_minutes: int = Field(
+        15, ge=1, le=7 * 24 * 60, description="Default polling interval of a new source."
+    )
+    fetch_connect_timeout: float = Field(10, gt=0, description="Seconds to connect upstream.")
+    fetch_read_timeout: float = Field(20, gt=0, description="Seconds between bytes upstream.")
+    fetch_total_timeout: float = Field(60, gt=0, description="Seconds for a whole fetch.")
+    fetch_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest upstream body (decompressed)."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
+    fetch_concurrency: int = Field(8, ge=1, le=100, description="Fetches at once per worker.")
+    fetch_per_host: int = Field(2, ge=1, le=20, description="Fetches at once to one host.")
+    max_consecutive_failures: int = Field(
+        10, ge=1, description="Failed fetches in a row before a source is disabled."
+    )
+    backoff_max_minutes: int = Field(
+        24 * 60, ge=1, description="Longest wait after failures (exponential backoff)."
+    )
+    scheduler_tick_seconds: int = Field(
+        30, ge=1, le=3600, description="How often the scheduler looks for due sources."
+    )
 
     @field_validator("base_url", "hub_url")
     @classmethod
@@ -90,6 +111,13 @@ class Settings(BaseSettings):
     @property
     def websub_hub_url(self) -> str:
         return self.hub_url or f"{self.base_url}/hub"
+
+    @property
+    def user_agent(self) -> str:
+        """Sent with every upstream request, so publishers know who polls them."""
+        from feedsvc import __version__
+
+        return f"feedsvc/{__version__} (+{self.base_url})"
 
 
 def load_settings(**overrides: Any) -> Settings:

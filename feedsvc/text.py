@@ -82,17 +82,18 @@ def iri_to_uri(url: str) -> str:
     )
 
 
-def sanitise_html(fragment: str, base_url: str) -> str:
+def sanitise_html(fragment: str, document_url: str) -> str:
     """Clean HTML for storage and feeds.
 
     Drops scripts, event handlers, styles and anything else outside a small allow-list (nh3,
-    the ammonia sanitiser), and makes every link and image URL absolute against ``base_url``,
-    because feed readers show content away from our pages (the validator's ContainsRelRef).
+    the ammonia sanitiser), and makes every link and image URL absolute against
+    ``document_url`` (the page the HTML came from), because feed readers show content away
+    from our pages (the validator's ContainsRelRef).
     """
 
     def absolute_urls(tag: str, attribute: str, value: str) -> str | None:
         if (tag, attribute) in _ALLOWED_URL_ATTRIBUTES:
-            return iri_to_uri(urljoin(base_url + "/", value.strip()))
+            return iri_to_uri(urljoin(document_url, value.strip()))
         return value
 
     return nh3.clean(

@@ -28,6 +28,8 @@ from feedsvc.models import Article, Base, Category
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 from feedsvc.web import create_app
+from tests.ingest_helpers import Sources
+from tests.upstream import Upstream
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "FEEDSVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -184,3 +186,28 @@ def live_server(database_url: str, db: Database) -> Iterator[LiveServer]:
     server.shutdown()
     thread.join()
     flask_app.extensions["feedsvc.db"].dispose()
+
+
+@pytest.fixture
+def ingest_settings(database_url: str) -> Settings:
+    """Upstream servers in the tests are on 127.0.0.1, so private URLs are allowed here."""
+    return Settings(
+        database_url=database_url,
+        base_url=BASE_URL,
+        allow_private_urls=True,
+        fetch_read_timeout=1,
+        fetch_total_timeout=2,
+    )
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    with Upstream() as server:
+        yield server
+
+
+@pytest.fixture
+def sources(db: Database, ingest_settings: Settings, store: Store) -> Sources:
+    store.category("Thời sự")
+    store.category("Kinh tế")
+    return Sources(db, ingest_settings)

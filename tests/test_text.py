@@ -52,12 +52,20 @@ def test_sanitise_keeps_content_drops_danger_and_absolutises_urls():
         '<a href="javascript:alert(1)">j</a><iframe src="https://x"></iframe>'
         '<img src="ảnh/đẹp.jpg">'
     )
-    assert sanitise_html(html, "http://tin.example.vn") == (
+    assert sanitise_html(html, "http://tin.example.vn/") == (
         "<p>Chào&nbsp;bạn</p>"
         '<img src="http://tin.example.vn/media/a.jpg">'
         '<a href="http://tin.example.vn/c/kinh-te" rel="noopener">k</a>'
         '<a rel="noopener">j</a>'
         '<img src="http://tin.example.vn/%E1%BA%A3nh/%C4%91%E1%BA%B9p.jpg">'
+    )
+
+
+def test_relative_urls_resolve_against_the_document():
+    html = '<img src="a.jpg"><a href="../b.html">b</a>'
+    assert sanitise_html(html, "http://huyen.example.vn/tin/1.html") == (
+        '<img src="http://huyen.example.vn/tin/a.jpg">'
+        '<a href="http://huyen.example.vn/b.html" rel="noopener">b</a>'
     )
 
 

@@ -1,0 +1,225 @@
+"""The one refresh path: claim a source, fetch it, parse it, store what is new, record health.
+
+No database transaction is open while a source is fetched or parsed. A source is *claimed*
+by moving its ``next_fetch_at`` past a lease in a short transaction (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL), so any number of workers share the due sources without fetching one
+twice; a worker that dies mid-fetch leaves the source due again when the lease ends.
+"""
+
+import logging
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedsvc.db import Database
+from feedsvc.errors import Conflict, NotAFeed, NotFound
+from feedsvc.ingest.fetch import FetchResult, fetch_feed, new_client
+from feedsvc.ingest.parse import ParsedFeed, parse_feed
+from feedsvc.ingest.schedule import after_failure, after_success
+from feedsvc.ingest.store import store_entries
+from feedsvc.models import Source
+from feedsvc.settings import Settings
+from feedsvc.text import clean_line, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What a claimed source's fetch needs, read in the claiming transaction."""
+
+    source_id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    source_id: int
+    status: int | None
+    new_ids: tuple[int, ...] = ()
+    updated: int = 0
+    error: str = ""
+    warning: str = ""
+    disabled_reason: str = ""
+
+
+def _lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.fetch_total_timeout * 2 + 60)
+
+
+def _ticket(source: Source, now: datetime, settings: Settings) -> Ticket:
+    source.next_fetch_at = now + _lease(settings)
+    return Ticket(source.id, source.url, source.etag, source.last_modified)
+
+
+def claim_due_sources(
+    session: Session, settings: Settings, now: datetime, limit: int
+) -> list[Ticket]:
+    stmt = (
+        select(Source)
+        .where(Source.enabled.is_(True), Source.next_fetch_at <= now)
+        .order_by(Source.next_fetch_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_ticket(source, now, settings) for source in session.scalars(stmt)]
+
+
+def claim_source(session: Session, settings: Settings, source_id: int, now: datetime) -> Ticket:
+    """Claim one source now, due or not ("fetch now"); refused while another fetch runs."""
+    stmt = select(Source).where(Source.id == source_id).with_for_update(skip_locked=True)
+    source = session.scalar(stmt)
+    if source is None:
+        if session.get(Source, source_id) is None:
+            raise NotFound(f"no source {source_id}")
+        raise Conflict(f"source {source_id} is being fetched right now")
+    return _ticket(source, now, settings)
+
+
+def _record(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    fetched: FetchResult,
+    parsed: ParsedFeed | None,
+    error: str,
+    now: datetime,
+    rng: random.Random,
+) -> RefreshOutcome:
+    source = session.get(Source, ticket.source_id, with_for_update=True)
+    if source is None:  # deleted while it was being fetched
+        return RefreshOutcome(ticket.source_id, fetched.status, error="source deleted")
+    source.last_fetch_at = now
+    source.last_status = fetched.status
+    source.last_duration_ms = fetched.duration_ms
+    source.last_bytes = fetched.size
+    source.fetch_count += 1
+    if (
+        fetched.moved_to
+        and session.scalar(select(Source.id).where(Source.url == fetched.moved_to)) is None
+    ):
+        source.url = fetched.moved_to
+    if error:
+        source.consecutive_failures += 1
+        source.error_count += 1
+        source.last_error = error
+        source.last_new = source.last_updated = 0
+        plan = after_failure(
+            now,
+            source.interval_minutes,
+            source.consecutive_failures,
+            fetched.status,
+            fetched.retry_after,
+            settings,
+            rng,
+        )
+        source.next_fetch_at = plan.at
+        if plan.disable_reason:
+            source.enabled, source.disabled_reason = False, plan.disable_reason
+        return RefreshOutcome(
+            source.id, fetched.status, error=error, disabled_reason=plan.disable_reason
+        )
+    stored_new: tuple[int, ...] = ()
+    stored_updated = 0
+    if parsed is not None:
+        result = store_entries(session, source, parsed.entries, now)
+        stored_new, stored_updated = result.new_ids, result.updated
+        source.etag, source.last_modified = fetched.etag, fetched.last_modified
+        source.title = source.title or clean_line(parsed.title)[:500]
+        source.last_warning = parsed.warning
+        source.item_count += len(stored_new)
+    source.consecutive_failures = 0
+    source.last_error = ""
+    source.last_new, source.last_updated = len(stored_new), stored_updated
+    source.next_fetch_at = after_success(now, source.interval_minutes, rng).at
+    return RefreshOutcome(
+        source.id,
+        fetched.status,
+        stored_new,
+        stored_updated,
+        warning=parsed.warning if parsed else "",
+    )
+
+
+def run_ticket(
+    database: Database,
+    settings: Settings,
+    client: httpx.Client,
+    ticket: Ticket,
+    rng: random.Random,
+    now: Callable[[], datetime] = utcnow,
+) -> RefreshOutcome:
+    fetched = fetch_feed(client, settings, ticket.url, now(), ticket.etag, ticket.last_modified)
+    parsed, error = None, fetched.error
+    if not error and fetched.status == 200:
+        try:
+            parsed = parse_feed(fetched.body, fetched.url, fetched.content_type)
+        except NotAFeed as exc:
+            error = str(exc)
+    try:
+        with database.transaction() as session:
+            return _record(session, settings, ticket, fetched, parsed, error, now(), rng)
+    except Exception as exc:  # a bug or a database error on one source must not stop others
+        log.exception("storing source %s failed", ticket.source_id)
+        with database.transaction() as session:
+            failed = FetchResult(fetched.url, fetched.status, duration_ms=fetched.duration_ms)
+            return _record(
+                session,
+                settings,
+                ticket,
+                failed,
+                None,
+                f"could not store entries: {exc!r}",
+                now(),
+                rng,
+            )
+
+
+def refresh_source(
+    database: Database, settings: Settings, source_id: int, rng: random.Random | None = None
+) -> RefreshOutcome:
+    """Fetch one source now (CLI, API, admin)."""
+    with database.transaction() as session:
+        ticket = claim_source(session, settings, source_id, utcnow())
+    with new_client(settings) as client:
+        return run_ticket(database, settings, client, ticket, rng or random.Random())
+
+
+def refresh_due_sources(
+    database: Database, settings: Settings, rng: random.Random | None = None
+) -> list[RefreshOutcome]:
+    """The scheduler's job: claim due sources and fetch them, bounded overall and per host."""
+    rng = rng or random.Random()
+    with database.transaction() as session:
+        tickets = claim_due_sources(session, settings, utcnow(), settings.fetch_concurrency * 4)
+    if not tickets:
+        return []
+    per_host: defaultdict[str, threading.Semaphore] = defaultdict(
+        lambda: threading.Semaphore(settings.fetch_per_host)
+    )
+
+    def run(ticket: Ticket) -> RefreshOutcome:
+        with per_host[urlsplit(ticket.url).netloc]:
+            return run_ticket(database, settings, client, ticket, rng)
+
+    with new_client(settings) as client, ThreadPoolExecutor(settings.fetch_concurrency) as pool:
+        outcomes = list(pool.map(run, tickets))
+    log.info(
+        "refreshed %d source(s): %d new, %d updated, %d failed",
+        len(outcomes),
+        sum(len(o.new_ids) for o in outcomes),
+        sum(o.updated for o in outcomes),
+        sum(1 for o in outcomes if o.error),
+    )
+    return outcomes

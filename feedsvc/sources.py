@@ -1,0 +1,188 @@
+"""Upstream sources: add, change, list, delete, and OPML import/export.
+
+Adding checks the URL against the private-address guard; fetching is ``ingest.refresh``.
+"""
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from xml.etree import ElementTree as ET
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from feedsvc.categories import get_category
+from feedsvc.errors import Conflict, InvalidInput, NotFound
+from feedsvc.ingest.guard import check_url
+from feedsvc.ingest.schedule import first_fetch
+from feedsvc.models import Category, Source
+from feedsvc.settings import Settings
+from feedsvc.text import clean_line, iri_to_uri, slugify
+
+
+class SourceFields(BaseModel):
+    """What a client may set on a source; shared by create and update."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(None, max_length=500)
+    category: str | None = Field(None, max_length=100, description="Default category slug.")
+    category_map: dict[str, str] | None = Field(
+        None, description="Upstream category term -> our category slug."
+    )
+    interval_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
+    enabled: bool | None = None
+
+
+class SourceCreate(SourceFields):
+    url: str = Field(max_length=2000)
+    category: str = Field(max_length=100, description="Default category slug.")
+
+
+class SourceUpdate(SourceFields):
+    """Only the fields present are changed; enabling a source clears its failures."""
+
+
+def _check_map(session: Session, category_map: dict[str, str]) -> dict[str, str]:
+    known = set(session.scalars(select(Category.slug)))
+    unknown = sorted(slug for slug in category_map.values() if slug not in known)
+    if unknown:
+        raise InvalidInput(
+            "unknown categories in the mapping", {"category_map": ", ".join(unknown)}
+        )
+    return {clean_line(term): slug for term, slug in category_map.items() if clean_line(term)}
+
+
+def add_source(
+    session: Session, data: SourceCreate, settings: Settings, now: datetime, rng: random.Random
+) -> Source:
+    url = iri_to_uri(data.url)
+    check_url(url, settings.allow_private_urls)
+    if session.scalar(select(Source.id).where(Source.url == url)) is not None:
+        raise Conflict(f"source {url} exists already")
+    interval = data.interval_minutes or settings.source_interval_minutes
+    source = Source(
+        url=url,
+        title=clean_line(data.title or ""),
+        category=get_category(session, data.category),
+        category_map=_check_map(session, data.category_map or {}),
+        interval_minutes=interval,
+        enabled=data.enabled if data.enabled is not None else True,
+        disabled_reason="",
+        created_at=now,
+        next_fetch_at=first_fetch(now, interval, rng),
+        last_new=0,
+        last_updated=0,
+        last_error="",
+        last_warning="",
+        consecutive_failures=0,
+        fetch_count=0,
+        error_count=0,
+        item_count=0,
+    )
+    session.add(source)
+    session.flush()
+    return source
+
+
+def update_source(session: Session, source_id: int, data: SourceUpdate, now: datetime) -> Source:
+    source = get_source(session, source_id)
+    values = data.model_dump(exclude_unset=True)
+    if values.get("category"):
+        source.category = get_category(session, values["category"])
+    if values.get("category_map") is not None:
+        source.category_map = _check_map(session, values["category_map"])
+    if values.get("title") is not None:
+        source.title = clean_line(values["title"])
+    if values.get("interval_minutes"):
+        source.interval_minutes = values["interval_minutes"]
+    if values.get("enabled") is True and not source.enabled:
+        source.enabled, source.disabled_reason = True, ""
+        source.consecutive_failures, source.next_fetch_at = 0, now
+    elif values.get("enabled") is False:
+        source.enabled, source.disabled_reason = False, "paused by an admin"
+    return source
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id, options=[joinedload(Source.category)])
+    if source is None:
+        raise NotFound(f"no source {source_id}")
+    return source
+
+
+def find_source(session: Session, id_or_url: str) -> Source:
+    """A source by its number or its URL (for the CLI)."""
+    if id_or_url.isdigit():
+        return get_source(session, int(id_or_url))
+    source = session.scalar(select(Source).where(Source.url == iri_to_uri(id_or_url)))
+    if source is None:
+        raise NotFound(f"no source {id_or_url}")
+    return source
+
+
+def list_sources(session: Session) -> list[Source]:
+    stmt = select(Source).options(joinedload(Source.category)).order_by(Source.id)
+    return list(session.scalars(stmt))
+
+
+def delete_source(session: Session, source_id: int) -> None:
+    """Its articles stay (their source becomes unknown)."""
+    session.delete(get_source(session, source_id))
+
+
+@dataclass(frozen=True)
+class OpmlOutline:
+    url: str
+    title: str
+    folder: str  # title of the enclosing outline, "" at top level
+
+
+def read_opml(data: bytes) -> list[OpmlOutline]:
+    """Feed outlines (with an xmlUrl) of an OPML document, with their folder's title."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InvalidInput(f"not an OPML document: {exc}", {"file": "not XML"}) from exc
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        raise InvalidInput("not an OPML document", {"file": "no <opml><body>"})
+
+    def walk(element: ET.Element, folder: str) -> Iterator[OpmlOutline]:
+        for outline in element.findall("outline"):
+            title = outline.get("title") or outline.get("text") or ""
+            if outline.get("xmlUrl"):
+                yield OpmlOutline(outline.get("xmlUrl", ""), title, folder)
+            yield from walk(outline, title or folder)
+
+    return list(walk(body, ""))
+
+
+def category_for_outline(
+    outline: OpmlOutline, categories: dict[str, Category], default: str
+) -> str:
+    """An outline in a folder named like one of our categories goes there."""
+    slug = slugify(outline.folder)
+    return slug if slug in categories else default
+
+
+def write_opml(sources: list[Source], title: str) -> bytes:
+    opml = ET.Element("opml", version="2.0")
+    ET.SubElement(ET.SubElement(opml, "head"), "title").text = title
+    body = ET.SubElement(opml, "body")
+    folders: dict[str, ET.Element] = {}
+    for source in sources:
+        name = source.category.name
+        if name not in folders:
+            folders[name] = ET.SubElement(body, "outline", text=name, title=name)
+        ET.SubElement(
+            folders[name],
+            "outline",
+            type="rss",
+            text=source.title or source.url,
+            title=source.title or source.url,
+            xmlUrl=source.url,
+        )
+    return ET.tostring(opml, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,104 @@
+"""A real HTTP server on 127.0.0.1 playing upstream feeds for the ingest tests.
+
+Each path answers what a test configures: a body with headers, a status, a redirect, a
+delay; conditional GETs get 304 when the ETag matches. Every request is recorded.
+"""
+
+import gzip
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "data" / "feeds"
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before the response, or between chunks when ``chunks``
+    chunks: int = 1
+    gzip: bool = False
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+
+
+class Upstream:
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Seen] = []
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                upstream.requests.append(Seen(self.path, dict(self.headers)))
+                route = upstream.routes.get(self.path, Route(b"not here", 404))
+                body = gzip.compress(route.body) if route.gzip else route.body
+                etag = route.headers.get("ETag")
+                status = route.status
+                if etag and self.headers.get("If-None-Match") == etag and status == 200:
+                    status, body = 304, b""
+                if route.chunks == 1 and route.delay:
+                    time.sleep(route.delay)
+                self.send_response(status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                if route.gzip:
+                    self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                size = max(1, len(body) // route.chunks)
+                for start in range(0, len(body), size):
+                    try:
+                        self.wfile.write(body[start : start + size])
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
+                    if route.chunks > 1:
+                        time.sleep(route.delay)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> "Upstream":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def serve(self, path: str, body: bytes | str = b"", **options: object) -> str:
+        """Answer ``path`` as configured; returns its absolute URL."""
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Route(data, **options)  # type: ignore[arg-type]
+        return self.base_url + path
+
+    def serve_file(
+        self, path: str, name: str, content_type: str = "application/rss+xml", **options: object
+    ) -> str:
+        headers = {"Content-Type": content_type, **options.pop("headers", {})}  # type: ignore[dict-item]
+        return self.serve(path, (CORPUS / name).read_bytes(), headers=headers, **options)
+
+    def redirect(self, path: str, to: str, status: int = 301) -> str:
+        return self.serve(path, status=status, headers={"Location": to})
+
+    def hits(self, path: str) -> int:
+        return sum(1 for seen in self.requests if seen.path == path)
