@@ -4,19 +4,33 @@ Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict), 2
 (click), 78 unusable configuration.
 """
 
+import random
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
+from pydantic import ValidationError
 
+from feedsvc.categories import list_categories
 from feedsvc.db import Database, create_database, upgrade_database
 from feedsvc.demo import load_demo
-from feedsvc.errors import ConfigurationError, FeedsvcError
+from feedsvc.errors import ConfigurationError, Conflict, FeedsvcError
+from feedsvc.ingest.refresh import refresh_source
 from feedsvc.log import configure_logging
+from feedsvc.models import Source
 from feedsvc.settings import Settings, load_settings
+from feedsvc.sources import (
+    SourceCreate,
+    add_source,
+    category_for_outline,
+    find_source,
+    list_sources,
+    read_opml,
+    write_opml,
+)
 from feedsvc.text import format_local, utcnow
 from feedsvc.tokens import create_token, list_tokens, revoke_token
 
@@ -59,6 +73,11 @@ def _errors_to_exit_codes() -> Iterator[None]:
         click.echo(f"feedsvc: {exc}", err=True)
         for field, problem in getattr(exc, "fields", {}).items():
             click.echo(f"  {field}: {problem}", err=True)
+        sys.exit(EXIT_REFUSED)
+    except ValidationError as exc:
+        click.echo("feedsvc: invalid input", err=True)
+        for error in exc.errors():
+            click.echo(f"  {'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
         sys.exit(EXIT_REFUSED)
 
 
@@ -126,6 +145,123 @@ def token_revoke(ctx: _Context, token_id: int) -> None:
     with _errors_to_exit_codes(), ctx.database.transaction() as session:
         revoke_token(session, token_id, utcnow())
     click.echo(f"token {token_id} revoked")
+
+
+@main.group()
+def sources() -> None:
+    """Upstream sources."""
+
+
+@sources.command("add")
+@click.argument("url")
+@click.option("--category", required=True, help="Slug of the default category.")
+@click.option("--interval", type=click.IntRange(1), help="Minutes between fetches.")
+@click.option("--title", help="Name shown to admins (default: the feed's title).")
+@pass_context
+def sources_add(
+    ctx: _Context, url: str, category: str, interval: int | None, title: str | None
+) -> None:
+    """Add a source (it is first fetched within a tenth of its interval)."""
+    with _errors_to_exit_codes(), ctx.database.transaction() as session:
+        data = SourceCreate(url=url, category=category, interval_minutes=interval, title=title)
+        source = add_source(session, data, ctx.settings, utcnow(), random.Random())
+        click.echo(f"source {source.id} added: {source.url} -> {category}")
+
+
+@sources.command("list")
+@pass_context
+def sources_list(ctx: _Context) -> None:
+    """Every source with its health."""
+    with ctx.database.transaction() as session:
+        for source in list_sources(session):
+            for line in _source_lines(source):
+                click.echo(line)
+
+
+def _source_lines(source: Source) -> list[str]:
+    state = "enabled" if source.enabled else f"DISABLED ({source.disabled_reason})"
+    last = (
+        f"last fetch {format_local(source.last_fetch_at)} HTTP {source.last_status} "
+        f"in {source.last_duration_ms} ms, {source.last_bytes} bytes, "
+        f"{source.last_new} new, {source.last_updated} updated"
+        if source.last_fetch_at
+        else "never fetched"
+    )
+    lines = [
+        f"{source.id}\t{source.title or '-'}\t{source.url}",
+        f"\t{source.category.slug}, every {source.interval_minutes} min, {state}",
+        f"\t{last}; next {format_local(source.next_fetch_at)}",
+    ]
+    if source.last_error:
+        lines.append(f"\terror ({source.consecutive_failures} in a row): {source.last_error}")
+    if source.last_warning:
+        lines.append(f"\twarning: {source.last_warning}")
+    return lines
+
+
+@sources.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--category", required=True, help="Category of outlines not in a folder named like one of ours."
+)
+@pass_context
+def sources_import_opml(ctx: _Context, file: BinaryIO, category: str) -> None:
+    """Add every feed of an OPML file; existing URLs are skipped."""
+    with _errors_to_exit_codes():
+        outlines = read_opml(file.read())
+        added, skipped, failed = 0, 0, []
+        rng = random.Random()
+        with click.progressbar(outlines, label="importing", file=sys.stderr) as bar:
+            for outline in bar:
+                try:
+                    with ctx.database.transaction() as session:
+                        known = {c.slug: c for c in list_categories(session)}
+                        slug = category_for_outline(outline, known, category)
+                        data = SourceCreate(url=outline.url, category=slug, title=outline.title)
+                        add_source(session, data, ctx.settings, utcnow(), rng)
+                    added += 1
+                except Conflict:
+                    skipped += 1
+                except (FeedsvcError, ValidationError) as exc:
+                    failed.append(f"{outline.url}: {exc}")
+        click.echo(f"added {added}, skipped {skipped} (known), failed {len(failed)}")
+        for line in failed:
+            click.echo(f"  {line}", err=True)
+        if failed:
+            sys.exit(EXIT_REFUSED)
+
+
+@sources.command("export-opml")
+@pass_context
+def sources_export_opml(ctx: _Context) -> None:
+    """Print every source as OPML, in folders by category."""
+    with ctx.database.transaction() as session:
+        click.echo(write_opml(list_sources(session), ctx.settings.site_title).decode())
+
+
+@main.command()
+@click.argument("source", required=False)
+@pass_context
+def fetch(ctx: _Context, source: str | None) -> None:
+    """Fetch SOURCE (number or URL) now, or every enabled source."""
+    with _errors_to_exit_codes():
+        with ctx.database.transaction() as session:
+            chosen = [find_source(session, source)] if source else list_sources(session)
+            ids = [s.id for s in chosen if s.enabled or source]
+        failures = 0
+        for source_id in ids:
+            outcome = refresh_source(ctx.database, ctx.settings, source_id)
+            if outcome.error:
+                failures += 1
+                click.echo(f"{source_id}: FAILED: {outcome.error}", err=True)
+            else:
+                click.echo(
+                    f"{source_id}: HTTP {outcome.status}, {len(outcome.new_ids)} new, "
+                    f"{outcome.updated} updated"
+                    + (f" (warning: {outcome.warning})" if outcome.warning else "")
+                )
+        if failures:
+            sys.exit(EXIT_REFUSED)
 
 
 @main.command()

@@ -36,3 +36,7 @@ class UnsafeURL(InvalidInput):
 
 class NotAFeed(FeedsvcError):
     """A fetched document from which no feed could be read."""
+
+
+class UpstreamError(FeedsvcError):
+    """An upstream server could not be fetched (for a preview; a refresh records it)."""

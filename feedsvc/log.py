@@ -9,3 +9,5 @@ def configure_logging(level: str) -> None:
     """Idempotent: the first call configures the root logger, later calls only set the level."""
     logging.basicConfig(level=level.upper(), format=FORMAT)
     logging.getLogger().setLevel(level.upper())
+    # httpx logs every request at INFO; the refresh logs a summary per batch instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -1,40 +1,36 @@
 """The APScheduler scheduler of `feedsvc serve` and `feedsvc worker`.
 
-Jobs only decide *when*; each calls one service inside its own transaction. The periodic
-work (polling sources, delivering notifications) registers here as the ingestion and
-notification services land; `JOBS` is the one list of them.
+Jobs only decide *when*; each calls one service, which owns its transactions. Several
+workers may run this scheduler against one PostgreSQL database: the services claim their
+work with row locks, so running a job in two processes at once does no work twice.
 """
 
 import logging
-from collections.abc import Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from feedsvc.db import Database
+from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# (job id, seconds between runs, function of (settings, database))
-JOBS: list[tuple[str, int, Callable[[Settings, Database], None]]] = []
 
 
 def build_scheduler(settings: Settings, database: Database, blocking: bool) -> BaseScheduler:
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
     )
-    for job_id, seconds, job in JOBS:
-        scheduler.add_job(
-            job,
-            "interval",
-            seconds=seconds,
-            args=(settings, database),
-            id=job_id,
-            max_instances=1,
-            coalesce=True,
-            jitter=max(1, seconds // 10),
-        )
-    log.info("scheduler built with %d job(s)", len(JOBS))
+    scheduler.add_job(
+        refresh_due_sources,
+        "interval",
+        seconds=settings.scheduler_tick_seconds,
+        args=(database, settings),
+        id="refresh-due-sources",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
     return scheduler

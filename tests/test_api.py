@@ -171,6 +171,14 @@ def test_categories_and_cors_on_reads_only(client, categories, auth):
 def test_openapi_document_describes_the_api(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
-    assert set(doc["paths"]) == {"/categories", "/articles", "/articles/{article_id}"}
+    assert set(doc["paths"]) == {
+        "/categories",
+        "/articles",
+        "/articles/{article_id}",
+        "/sources",
+        "/sources/{source_id}",
+        "/sources/{source_id}/fetch",
+        "/sources/preview",
+    }
     assert "title" in doc["components"]["schemas"]["ArticleCreate"]["properties"]
     assert doc["paths"]["/articles"]["post"]["security"] == [{"bearer": []}]

@@ -68,3 +68,77 @@ def test_bad_input_and_bad_settings_exit_codes(fresh_sqlite):
     assert bad.returncode == 78 and "base_url" in bad.stderr
     usage = feedsvc("token", "revoke", "abc", database_url=fresh_sqlite)
     assert usage.returncode == 2
+
+
+OPML = """<?xml version="1.0" encoding="utf-8"?>
+<opml version="2.0"><head><title>Nguồn</title></head><body>
+<outline text="Kinh tế"><outline type="rss" text="Sở Tài chính" xmlUrl="{base}/a"/></outline>
+<outline text="Khác"><outline type="rss" text="Huyện" xmlUrl="{base}/b"/>
+<outline type="rss" text="Lỗi" xmlUrl="ftp://x/c"/></outline>
+</body></opml>"""
+
+
+def test_sources_add_list_fetch_and_opml(fresh_sqlite, tmp_path):
+    from tests.upstream import Upstream
+
+    allow = {"FEEDSVC_ALLOW_PRIVATE_URLS": "true"}
+    feedsvc("db", "upgrade", database_url=fresh_sqlite)
+    feedsvc("demo", database_url=fresh_sqlite)
+    rss = (
+        '<rss version="2.0"><channel><title>Sở Tài chính</title><link>http://x.vn/</link>'
+        "<description>d</description><item><title>Ngân sách</title><guid>1</guid></item>"
+        "</channel></rss>"
+    )
+    with Upstream() as upstream:
+        upstream.serve("/a", rss)
+        upstream.serve("/b", rss.replace("<guid>1", "<guid>2"))
+        refused = feedsvc(
+            "sources",
+            "add",
+            f"{upstream.base_url}/a",
+            "--category",
+            "kinh-te",
+            database_url=fresh_sqlite,
+        )
+        assert refused.returncode == 1 and "non-public address" in refused.stderr
+        opml = tmp_path / "nguon.opml"
+        opml.write_text(OPML.format(base=upstream.base_url), encoding="utf-8")
+        imported = feedsvc(
+            "sources",
+            "import-opml",
+            str(opml),
+            "--category",
+            "y-te",
+            database_url=fresh_sqlite,
+            **allow,
+        )
+        assert imported.returncode == 1  # the ftp:// outline failed, with its reason
+        assert imported.stdout.startswith("added 2, skipped 0 (known), failed 1")
+        assert "ftp://x/c" in imported.stderr
+        again = feedsvc(
+            "sources",
+            "import-opml",
+            str(opml),
+            "--category",
+            "y-te",
+            database_url=fresh_sqlite,
+            **allow,
+        )
+        assert again.stdout.startswith("added 0, skipped 2 (known)")
+        fetched = feedsvc("fetch", database_url=fresh_sqlite, **allow)
+        assert fetched.returncode == 0, fetched.stderr
+        assert fetched.stdout.splitlines() == [
+            "1: HTTP 200, 1 new, 0 updated",
+            "2: HTTP 200, 1 new, 0 updated",
+        ]
+        one = feedsvc("fetch", f"{upstream.base_url}/a", database_url=fresh_sqlite, **allow)
+        assert one.stdout.strip() == "1: HTTP 200, 0 new, 0 updated"
+    listed = feedsvc("sources", "list", database_url=fresh_sqlite).stdout
+    assert "Sở Tài chính" in listed and "kinh-te, every 15 min, enabled" in listed
+    assert "y-te" in listed  # "Khác" is not a category: the --category default
+    assert "HTTP 200" in listed
+    exported = feedsvc("sources", "export-opml", database_url=fresh_sqlite).stdout
+    assert f'xmlUrl="{upstream.base_url}/a"' in exported and 'text="Kinh tế"' in exported
+    down = feedsvc("fetch", "1", database_url=fresh_sqlite, **allow)  # upstream is gone now
+    assert down.returncode == 1 and "FAILED" in down.stderr
+    assert feedsvc("fetch", "99", database_url=fresh_sqlite).returncode == 1

@@ -10,7 +10,7 @@ from feedsvc.db import create_database
 from feedsvc.feeds.cache import FeedCache
 from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
-from feedsvc.web import api, errors, feeds, public
+from feedsvc.web import api, api_sources, errors, feeds, public
 from feedsvc.web.context import close_session
 
 
@@ -29,5 +29,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public.blueprint)
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(api_sources.blueprint)
     errors.init_app(app)
     return app

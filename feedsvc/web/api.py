@@ -40,7 +40,7 @@ class ArticleListQuery(BaseModel):
     limit: int | None = Field(None, ge=1)
 
 
-def _json_body() -> Any:
+def json_body() -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object", {"body": "not JSON object"})
@@ -93,7 +93,7 @@ def categories() -> Response:
 @blueprint.post("/categories")
 @require_token
 def add_category() -> tuple[Response, int]:
-    data = CategoryCreate.model_validate(_json_body())
+    data = CategoryCreate.model_validate(json_body())
     session = context.session()
     category = create_category(
         session, data.name, utcnow(), description=data.description, slug=data.slug
@@ -128,7 +128,7 @@ def articles() -> Response:
 @blueprint.post("/articles")
 @require_token
 def add_article() -> tuple[Response, int]:
-    data = ArticleCreate.model_validate(_json_body())
+    data = ArticleCreate.model_validate(json_body())
     session = context.session()
     article, created = create_article(session, data, context.settings().base_url, utcnow())
     session.commit()
@@ -152,7 +152,7 @@ def article(article_id: int) -> Response:
 @blueprint.patch("/articles/<int:article_id>")
 @require_token
 def edit_article(article_id: int) -> Response:
-    data = ArticleUpdate.model_validate(_json_body())
+    data = ArticleUpdate.model_validate(json_body())
     session = context.session()
     updated = update_article(session, article_id, data, context.settings().base_url, utcnow())
     session.commit()

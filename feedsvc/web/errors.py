@@ -4,9 +4,9 @@ from flask import Flask, Response, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
+from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotAFeed, NotFound, UpstreamError
 
-STATUS = {NotFound: 404, InvalidInput: 422, Conflict: 409}
+STATUS = {NotFound: 404, Conflict: 409, NotAFeed: 422, UpstreamError: 502}
 
 
 def _wants_json() -> bool:
@@ -37,7 +37,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(FeedsvcError)
     def service_error(exc: FeedsvcError) -> Response:
         fields = exc.fields if isinstance(exc, InvalidInput) else None
-        return error_response(STATUS.get(type(exc), 400), str(exc), fields)
+        status = 422 if isinstance(exc, InvalidInput) else STATUS.get(type(exc), 400)
+        return error_response(status, str(exc), fields)
 
     @app.errorhandler(ValidationError)
     def invalid_body(exc: ValidationError) -> Response:

@@ -5,6 +5,7 @@ from typing import Any
 from feedsvc import __version__
 from feedsvc.articles import ArticleCreate, ArticleUpdate
 from feedsvc.categories import CategoryCreate
+from feedsvc.sources import SourceCreate, SourceUpdate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -26,6 +27,82 @@ _WRITE_ERRORS = {
 }
 _ARTICLE = {"$ref": "#/components/schemas/Article"}
 _ID = {"name": "article_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_TOKEN: list[dict[str, list[str]]] = [{"bearer": []}]
+_SOURCE = {"description": "A source with its `health` and `totals`."}
+
+
+def _secured(summary: str, responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": _TOKEN,
+        "responses": {**responses, "401": _WRITE_ERRORS["401"]},
+    }
+    if body:
+        operation["requestBody"] = _body(body)
+        operation["responses"]["422"] = _WRITE_ERRORS["422"]
+    return operation
+
+
+_SOURCE_PATHS = {
+    "/sources": {
+        "get": _secured("Sources with their health.", {"200": _SOURCE}),
+        "post": _secured(
+            "Add a source (private addresses refused unless allowed).",
+            {"201": _SOURCE, "409": {"description": "URL exists already."}},
+            "SourceCreate",
+        ),
+    },
+    "/sources/{source_id}": {
+        "parameters": [_SOURCE_ID],
+        "get": _secured("One source.", {"200": _SOURCE, "404": {"description": "Unknown."}}),
+        "patch": _secured(
+            "Change, pause (enabled=false) or resume.", {"200": _SOURCE}, "SourceUpdate"
+        ),
+        "delete": _secured("Delete; its articles stay.", {"204": {"description": "Deleted."}}),
+    },
+    "/sources/{source_id}/fetch": {
+        "parameters": [_SOURCE_ID],
+        "post": _secured(
+            "Fetch now; answers with the outcome and the source.",
+            {
+                "200": {"description": "`outcome`, `source`."},
+                "409": {"description": "Being fetched right now."},
+            },
+        ),
+    },
+    "/sources/preview": {
+        "post": {
+            **_secured(
+                "What a feed URL would bring in, without saving anything.",
+                {
+                    "200": {"description": "`title`, `format`, `warning`, `entries`."},
+                    "422": _json(ERROR, "Not a feed, or a refused URL."),
+                    "502": _json(ERROR, "The upstream server could not be fetched."),
+                },
+            ),
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["url"],
+                            "properties": {
+                                "url": {"type": "string"},
+                                "category": {"type": "string"},
+                                "category_map": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+        },
+    },
+}
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
@@ -47,6 +124,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "ArticleCreate": ArticleCreate.model_json_schema(),
                 "ArticleUpdate": ArticleUpdate.model_json_schema(),
                 "CategoryCreate": CategoryCreate.model_json_schema(),
+                "SourceCreate": SourceCreate.model_json_schema(),
+                "SourceUpdate": SourceUpdate.model_json_schema(),
                 "Error": {
                     "type": "object",
                     "properties": {
@@ -79,6 +158,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             },
         },
         "paths": {
+            **_SOURCE_PATHS,
             "/categories": {
                 "get": {
                     "summary": "List categories with their feed URLs.",
