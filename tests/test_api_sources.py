@@ -103,3 +103,24 @@ def test_bad_sources_get_clear_errors(api, upstream):
     no_category = api.post("/api/v1/sources", json={"url": not_feed, "category": "x"})
     assert no_category.status_code == 404
     assert api.post("/api/v1/sources/99/fetch").status_code == 404
+
+
+def test_metrics_count_fetches_errors_and_items(api, upstream, client):
+    good = api.post(
+        "/api/v1/sources", json={"url": upstream.serve("/f", RSS), "category": "kinh-te"}
+    ).get_json()["id"]
+    bad = api.post(
+        "/api/v1/sources",
+        json={"url": upstream.serve("/x", "no", status=500), "category": "kinh-te"},
+    ).get_json()["id"]
+    api.post(f"/api/v1/sources/{good}/fetch")
+    api.post(f"/api/v1/sources/{bad}/fetch")
+    response = client.get("/metrics")
+    assert response.content_type.startswith("text/plain")
+    text = response.data.decode()
+    f_url, x_url = upstream.base_url + "/f", upstream.base_url + "/x"
+    assert f'feedsvc_source_fetches_total{{source="{good}",url="{f_url}"}} 1.0' in text
+    assert f'feedsvc_source_items_total{{source="{good}",url="{f_url}"}} 2.0' in text
+    assert f'feedsvc_source_fetch_errors_total{{source="{bad}",url="{x_url}"}} 1.0' in text
+    assert f'feedsvc_source_up{{source="{bad}",url="{x_url}"}} 0.0' in text
+    assert 'feedsvc_articles{origin="upstream"} 2.0' in text

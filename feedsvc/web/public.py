@@ -14,12 +14,14 @@ from flask import (
     request,
     send_from_directory,
 )
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.articles import count_visible, get_visible_article, list_visible
 from feedsvc.categories import get_category, list_categories
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
+from feedsvc.metrics import StoreCollector
 from feedsvc.models import Category
 from feedsvc.text import format_local, utcnow
 from feedsvc.urls import ALL_FEED, article_url, feed_url, opml_url
@@ -134,6 +136,13 @@ def article(article_id: int, slug: str = "") -> Response | str:
 @blueprint.get(f"{MEDIA_PATH}/<path:name>")
 def demo_media(name: str) -> Response:
     return send_from_directory(IMAGE_DIR, name, max_age=86400)
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(context.database()))
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 @blueprint.get("/healthz")

@@ -1,0 +1,59 @@
+"""Prometheus metrics, read from the database when scraped.
+
+Fetches happen in worker processes, possibly on other machines; counting them in the
+database (``Source.fetch_count`` and friends) lets any web process report the whole system,
+with no per-process registry to merge.
+"""
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from feedsvc.db import Database
+from feedsvc.models import Article, Source
+
+
+class StoreCollector(Collector):
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterator[Metric]:
+        fetches = CounterMetricFamily(
+            "feedsvc_source_fetches", "Fetches of each source.", labels=["source", "url"]
+        )
+        errors = CounterMetricFamily(
+            "feedsvc_source_fetch_errors",
+            "Failed fetches of each source.",
+            labels=["source", "url"],
+        )
+        items = CounterMetricFamily(
+            "feedsvc_source_items", "New items ingested from each source.", labels=["source", "url"]
+        )
+        up = GaugeMetricFamily(
+            "feedsvc_source_up",
+            "1 if the source is enabled and its last fetch worked.",
+            labels=["source", "url"],
+        )
+        last = GaugeMetricFamily(
+            "feedsvc_source_last_fetch_timestamp_seconds",
+            "When the source was last fetched.",
+            labels=["source", "url"],
+        )
+        articles = GaugeMetricFamily(
+            "feedsvc_articles", "Articles in the store.", labels=["origin"]
+        )
+        with self.database.sessions() as session:
+            for source in session.scalars(select(Source)):
+                labels = [str(source.id), source.url]
+                fetches.add_metric(labels, source.fetch_count)
+                errors.add_metric(labels, source.error_count)
+                items.add_metric(labels, source.item_count)
+                up.add_metric(labels, int(source.enabled and source.consecutive_failures == 0))
+                if source.last_fetch_at:
+                    last.add_metric(labels, source.last_fetch_at.timestamp())
+            stmt = select(Article.origin, func.count()).group_by(Article.origin)
+            for origin, count in session.execute(stmt):
+                articles.add_metric([origin], count)
+        yield from (fetches, errors, items, up, last, articles)
