@@ -196,6 +196,11 @@ def _source_lines(source: Source) -> list[str]:
         lines.append(f"\terror ({source.consecutive_failures} in a row): {source.last_error}")
     if source.last_warning:
         lines.append(f"\twarning: {source.last_warning}")
+    if source.websub_state:
+        lines.append(
+            f"\tWebSub {source.websub_state} at {source.websub_hub}"
+            + (f": {source.websub_error}" if source.websub_error else "")
+        )
     return lines
 
 

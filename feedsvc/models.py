@@ -115,6 +115,15 @@ class Source(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_warning: Mapped[str] = mapped_column(Text, default="")
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # WebSub subscription at the hub the feed advertises (see ingest.websub). The secret
+    # must be kept as is: it is the HMAC key that authenticates the hub's deliveries.
+    websub_state: Mapped[str] = mapped_column(String(20), default="")
+    websub_hub: Mapped[str | None] = mapped_column(String(2000))
+    websub_topic: Mapped[str | None] = mapped_column(String(2000))
+    websub_secret: Mapped[str | None] = mapped_column(String(100))
+    websub_callback_key: Mapped[str | None] = mapped_column(String(100))
+    websub_lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    websub_error: Mapped[str] = mapped_column(Text, default="")
     # Totals since the source was added, exported as Prometheus counters.
     fetch_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)

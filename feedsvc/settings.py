@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     backoff_max_minutes: int = Field(
         24 * 60, ge=1, description="Longest wait after failures (exponential backoff)."
     )
+    websub_lease_seconds: int = Field(
+        7 * 24 * 3600, ge=3600, description="Lease asked of upstream WebSub hubs."
+    )
+    websub_poll_minutes: int = Field(
+        6 * 60, ge=1, description="Safety-net polling of a source pushed to us by WebSub."
+    )
     scheduler_tick_seconds: int = Field(
         30, ge=1, le=3600, description="How often the scheduler looks for due sources."
     )

@@ -177,7 +177,9 @@ class LiveServer:
 def live_server(database_url: str, db: Database) -> Iterator[LiveServer]:
     """The app on a real HTTP server on 127.0.0.1, its BASE_URL set to where it listens."""
     port = free_port()
-    live_settings = Settings(database_url=database_url, base_url=f"http://127.0.0.1:{port}")
+    live_settings = Settings(
+        database_url=database_url, base_url=f"http://127.0.0.1:{port}", allow_private_urls=True
+    )
     flask_app = create_app(live_settings)
     server = make_server("127.0.0.1", port, flask_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

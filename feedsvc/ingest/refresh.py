@@ -26,6 +26,13 @@ from feedsvc.ingest.fetch import FetchResult, fetch_feed, new_client
 from feedsvc.ingest.parse import ParsedFeed, parse_feed
 from feedsvc.ingest.schedule import after_failure, after_success
 from feedsvc.ingest.store import store_entries
+from feedsvc.ingest.websub import (
+    SubscribeRequest,
+    record_subscription_error,
+    renewal_due,
+    send_subscription,
+    want_subscription,
+)
 from feedsvc.models import Source
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, utcnow
@@ -96,10 +103,10 @@ def _record(
     error: str,
     now: datetime,
     rng: random.Random,
-) -> RefreshOutcome:
+) -> tuple[RefreshOutcome, SubscribeRequest | None]:
     source = session.get(Source, ticket.source_id, with_for_update=True)
     if source is None:  # deleted while it was being fetched
-        return RefreshOutcome(ticket.source_id, fetched.status, error="source deleted")
+        return RefreshOutcome(ticket.source_id, fetched.status, error="source deleted"), None
     source.last_fetch_at = now
     source.last_status = fetched.status
     source.last_duration_ms = fetched.duration_ms
@@ -127,12 +134,15 @@ def _record(
         source.next_fetch_at = plan.at
         if plan.disable_reason:
             source.enabled, source.disabled_reason = False, plan.disable_reason
-        return RefreshOutcome(
+        outcome = RefreshOutcome(
             source.id, fetched.status, error=error, disabled_reason=plan.disable_reason
         )
+        return outcome, None
     stored_new: tuple[int, ...] = ()
     stored_updated = 0
+    subscribe = None
     if parsed is not None:
+        subscribe = want_subscription(source, parsed, settings, now)
         result = store_entries(session, source, parsed.entries, now)
         stored_new, stored_updated = result.new_ids, result.updated
         source.etag, source.last_modified = fetched.etag, fetched.last_modified
@@ -142,14 +152,24 @@ def _record(
     source.consecutive_failures = 0
     source.last_error = ""
     source.last_new, source.last_updated = len(stored_new), stored_updated
-    source.next_fetch_at = after_success(now, source.interval_minutes, rng).at
-    return RefreshOutcome(
+    source.next_fetch_at = _next_poll(source, settings, now, rng)
+    outcome = RefreshOutcome(
         source.id,
         fetched.status,
         stored_new,
         stored_updated,
         warning=parsed.warning if parsed else "",
     )
+    return outcome, subscribe
+
+
+def _next_poll(source: Source, settings: Settings, now: datetime, rng: random.Random) -> datetime:
+    """Pushed by WebSub, a source is polled only as a safety net, and in time to renew."""
+    renew_at = renewal_due(source, now)
+    if renew_at is None:
+        return after_success(now, source.interval_minutes, rng).at
+    interval = max(source.interval_minutes, settings.websub_poll_minutes)
+    return min(after_success(now, interval, rng).at, max(renew_at, now))
 
 
 def run_ticket(
@@ -169,12 +189,14 @@ def run_ticket(
             error = str(exc)
     try:
         with database.transaction() as session:
-            return _record(session, settings, ticket, fetched, parsed, error, now(), rng)
+            outcome, subscribe = _record(
+                session, settings, ticket, fetched, parsed, error, now(), rng
+            )
     except Exception as exc:  # a bug or a database error on one source must not stop others
         log.exception("storing source %s failed", ticket.source_id)
         with database.transaction() as session:
             failed = FetchResult(fetched.url, fetched.status, duration_ms=fetched.duration_ms)
-            return _record(
+            outcome, _ = _record(
                 session,
                 settings,
                 ticket,
@@ -184,6 +206,13 @@ def run_ticket(
                 now(),
                 rng,
             )
+        return outcome
+    if subscribe is not None:
+        problem = send_subscription(client, settings, subscribe)
+        if problem:
+            with database.transaction() as session:
+                record_subscription_error(session, subscribe.source_id, problem)
+    return outcome
 
 
 def refresh_source(

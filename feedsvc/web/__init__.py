@@ -10,7 +10,7 @@ from feedsvc.db import create_database
 from feedsvc.feeds.cache import FeedCache
 from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
-from feedsvc.web import api, api_sources, errors, feeds, public
+from feedsvc.web import api, api_sources, errors, feeds, public, websub_callback
 from feedsvc.web.context import close_session
 
 
@@ -30,5 +30,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api_sources.blueprint)
+    app.register_blueprint(websub_callback.blueprint)
     errors.init_app(app)
     return app

@@ -63,6 +63,12 @@ def source_json(source: Source) -> dict[str, Any]:
             "consecutive_failures": source.consecutive_failures,
             "next_fetch_at": _time(source.next_fetch_at),
         },
+        "websub": {
+            "state": source.websub_state,
+            "hub": source.websub_hub,
+            "lease_expires_at": _time(source.websub_lease_expires_at),
+            "error": source.websub_error,
+        },
         "totals": {
             "fetches": source.fetch_count,
             "errors": source.error_count,

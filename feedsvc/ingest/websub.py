@@ -1,0 +1,174 @@
+"""WebSub subscriber (W3C WebSub, §5-§7): sources whose feed advertises rel=hub and
+rel=self are subscribed at the hub, so new entries are pushed to us at once.
+
+- A subscription is asked for after a successful poll (``want_subscription``) and sent
+  outside any transaction (``send_subscription``).
+- The hub verifies our intent with a GET on the callback (``verify_intent``); the callback
+  URL carries a random key, and only the pending topic is confirmed.
+- Content distributions are stored only with a valid ``X-Hub-Signature`` made with the secret
+  we gave (``accept_distribution``); others are ignored, as §7 asks.
+- Leases are renewed by the safety-net poll, which is scheduled before the lease ends.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.orm import Session
+
+from feedsvc.errors import NotFound, UnsafeURL
+from feedsvc.ingest.guard import check_url
+from feedsvc.ingest.parse import ParsedFeed, parse_feed
+from feedsvc.ingest.store import StoreResult, store_entries
+from feedsvc.models import Source
+from feedsvc.settings import Settings
+
+SIGNATURE_ALGORITHMS = {"sha1", "sha256", "sha384", "sha512"}
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    source_id: int
+    hub: str
+    topic: str
+    callback: str
+    secret: str
+    lease_seconds: int
+
+
+def callback_url(base_url: str, source_id: int, key: str) -> str:
+    return f"{base_url}/websub/{source_id}/{key}"
+
+
+def renewal_due(source: Source, now: datetime) -> datetime | None:
+    """When the lease must be renewed: an hour before it ends (None: no active lease)."""
+    if source.websub_state != "active" or source.websub_lease_expires_at is None:
+        return None
+    return source.websub_lease_expires_at - timedelta(hours=1)
+
+
+def want_subscription(
+    source: Source, parsed: ParsedFeed, settings: Settings, now: datetime
+) -> SubscribeRequest | None:
+    """A subscription to ask for, if the feed names a hub and we have none (or it ends)."""
+    if not (parsed.hub and parsed.self_url):
+        return None
+    same = source.websub_hub == parsed.hub and source.websub_topic == parsed.self_url
+    renew_at = renewal_due(source, now)
+    if same and source.websub_state == "pending":
+        return None
+    if same and source.websub_state == "active" and renew_at is not None and now < renew_at:
+        return None
+    if same and source.websub_state == "denied":
+        return None
+    source.websub_hub, source.websub_topic = parsed.hub, parsed.self_url
+    source.websub_secret = secrets.token_hex(32)
+    source.websub_callback_key = secrets.token_urlsafe(24)
+    source.websub_state, source.websub_error = "pending", ""
+    return SubscribeRequest(
+        source.id,
+        parsed.hub,
+        parsed.self_url,
+        callback_url(settings.base_url, source.id, source.websub_callback_key),
+        source.websub_secret,
+        settings.websub_lease_seconds,
+    )
+
+
+def send_subscription(client: httpx.Client, settings: Settings, request: SubscribeRequest) -> str:
+    """POST the subscription request to the hub; returns what went wrong ("" if accepted)."""
+    try:
+        check_url(request.hub, settings.allow_private_urls)
+    except UnsafeURL as exc:
+        return str(exc)
+    try:
+        response = client.post(
+            request.hub,
+            data={
+                "hub.mode": "subscribe",
+                "hub.topic": request.topic,
+                "hub.callback": request.callback,
+                "hub.secret": request.secret,
+                "hub.lease_seconds": str(request.lease_seconds),
+            },
+        )
+    except httpx.HTTPError as exc:
+        return f"hub unreachable: {type(exc).__name__}: {exc}"
+    if not response.is_success:
+        return f"hub answered HTTP {response.status_code}"
+    return ""
+
+
+def record_subscription_error(session: Session, source_id: int, error: str) -> None:
+    source = session.get(Source, source_id)
+    if source is not None and source.websub_state == "pending":
+        source.websub_state, source.websub_error = "failed", error
+
+
+def _source(session: Session, source_id: int, key: str) -> Source:
+    source = session.get(Source, source_id)
+    if (
+        source is None
+        or not source.websub_callback_key
+        or not hmac.compare_digest(source.websub_callback_key, key)
+    ):
+        raise NotFound("no such subscription")
+    return source
+
+
+def verify_intent(
+    session: Session,
+    source_id: int,
+    key: str,
+    mode: str,
+    topic: str,
+    lease_seconds: int | None,
+    reason: str,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """True if we confirm (the caller echoes the challenge); NotFound for a stranger."""
+    source = _source(session, source_id, key)
+    if topic != source.websub_topic:
+        return False
+    if mode == "subscribe" and source.websub_state in ("pending", "active"):
+        lease = timedelta(seconds=lease_seconds or settings.websub_lease_seconds)
+        source.websub_state, source.websub_lease_expires_at = "active", now + lease
+        source.websub_error = ""
+        return True
+    if mode == "denied":
+        source.websub_state, source.websub_error = "denied", reason or "denied by the hub"
+        return True
+    return False  # we never ask to unsubscribe: an unsubscribe is not ours
+
+
+def signature_valid(secret: str, body: bytes, header: str) -> bool:
+    algorithm, _, signature = header.partition("=")
+    if algorithm not in SIGNATURE_ALGORITHMS or not signature:
+        return False
+    expected = hmac.new(secret.encode(), body, getattr(hashlib, algorithm)).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def accept_distribution(
+    session: Session,
+    source_id: int,
+    key: str,
+    body: bytes,
+    content_type: str,
+    signature: str,
+    now: datetime,
+) -> StoreResult | None:
+    """Store the pushed entries; None when the delivery is ignored (bad or no signature)."""
+    source = _source(session, source_id, key)
+    if source.websub_state != "active" or not source.websub_secret:
+        return None
+    if not signature_valid(source.websub_secret, body, signature):
+        return None
+    parsed = parse_feed(body, source.websub_topic or source.url, content_type)
+    result = store_entries(session, source, parsed.entries, now)
+    source.item_count += len(result.new_ids)
+    return result

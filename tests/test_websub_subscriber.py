@@ -1,0 +1,140 @@
+"""The WebSub subscriber: subscribe at the hub a feed names, confirm only what we asked for,
+store only correctly signed pushes, poll less while pushed, renew before the lease ends."""
+
+import random
+import time
+from datetime import timedelta
+
+import pytest
+
+from feedsvc.ingest.refresh import refresh_source
+from feedsvc.models import Source
+from feedsvc.text import utcnow
+from tests.ingest_helpers import Sources
+from tests.websub_hub import Hub
+
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+<title>Sở Tư pháp</title><link>http://stp.example.vn/</link><description>d</description>
+<atom:link rel="hub" href="{hub}"/><atom:link rel="self" href="{self}"/>
+{items}</channel></rss>"""
+ITEM = "<item><title>{title}</title><guid>{guid}</guid><link>http://stp.example.vn/{guid}</link></item>"
+
+
+def feed(hub, self_url, *items):
+    return FEED.format(
+        hub=hub,
+        self=self_url,
+        items="".join(ITEM.format(title=title, guid=guid) for guid, title in items),
+    )
+
+
+@pytest.fixture
+def pushed(live_server, upstream):
+    live_server.store.category("Thời sự")
+    sources = Sources(live_server.store.database, live_server.store.settings)
+    return sources
+
+
+def wait_active(sources, source_id, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        source = sources.get(source_id)
+        if source.websub_state in ("active", "failed", "denied"):
+            return source
+        time.sleep(0.05)
+    raise AssertionError("the subscription was not verified in time")
+
+
+def test_subscribe_verify_and_store_signed_pushes(pushed, upstream):
+    with Hub() as hub:
+        self_url = upstream.base_url + "/f"
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin đầu")))
+        source_id = pushed.add(self_url)
+        assert len(pushed.refresh(source_id).new_ids) == 1
+        assert hub.verified.wait(10)
+        [subscription] = hub.subscriptions
+        assert subscription.topic == self_url and subscription.verified
+        assert len(subscription.secret) == 64
+        source = wait_active(pushed, source_id)
+        assert source.websub_state == "active"
+        assert source.websub_lease_expires_at > utcnow() + timedelta(days=6)
+        # a push with a new item is stored at once
+        body = feed(hub.url, self_url, ("2", "Tin đẩy ngay"), ("1", "Tin đầu")).encode()
+        assert hub.push(subscription, body) == 202
+        assert [a.title for a in pushed.articles(source_id)] == ["Tin đầu", "Tin đẩy ngay"]
+        # a forged push is acknowledged and ignored
+        forged = feed(hub.url, self_url, ("3", "Tin giả")).encode()
+        assert hub.push(subscription, forged, secret="not-the-secret") == 202
+        assert "Tin giả" not in [a.title for a in pushed.articles(source_id)]
+        # a verification for a topic we never asked for is refused
+        assert not hub.verify(subscription, topic="http://evil.example/feed")
+        # pushed: the safety-net poll comes much later than the 15-minute interval
+        before = utcnow()
+        pushed.refresh(source_id)
+        assert pushed.get(source_id).next_fetch_at - before > timedelta(hours=5)
+        assert len(hub.subscriptions) == 1  # no new subscription while the lease runs
+
+
+def test_api_shows_the_subscription(pushed, upstream, live_server):
+    import json
+    import urllib.request
+
+    from feedsvc.tokens import create_token
+
+    with Hub() as hub:
+        self_url = upstream.base_url + "/f"
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
+        source_id = pushed.add(self_url)
+        pushed.refresh(source_id)
+        assert hub.verified.wait(10)
+        wait_active(pushed, source_id)
+    with pushed.database.transaction() as session:
+        token = create_token(session, "t", utcnow())[1]
+    request = urllib.request.Request(
+        f"{live_server.base_url}/api/v1/sources/{source_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request) as response:
+        websub = json.load(response)["websub"]
+    assert websub["state"] == "active" and websub["hub"] == hub.url
+
+
+def test_unknown_callbacks_are_gone(pushed, upstream, live_server):
+    import urllib.request
+
+    with Hub() as hub:
+        self_url = upstream.base_url + "/f"
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
+        source_id = pushed.add(self_url)
+        pushed.refresh(source_id)
+        assert hub.verified.wait(10)
+        [subscription] = hub.subscriptions
+        wrong = subscription.callback.rsplit("/", 1)[0] + "/wrong-key"
+        request = urllib.request.Request(wrong, data=b"<rss/>", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as gone:
+            urllib.request.urlopen(request, timeout=5)
+        gone.value.close()
+        assert gone.value.code == 410
+
+
+def test_short_lease_is_renewed_by_an_earlier_poll(pushed, upstream):
+    with Hub(lease_seconds=2 * 3600) as hub:
+        self_url = upstream.base_url + "/f"
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
+        source_id = pushed.add(self_url)
+        pushed.refresh(source_id)
+        assert hub.verified.wait(10)
+        wait_active(pushed, source_id)
+        pushed.refresh(source_id)
+        source = pushed.get(source_id)
+        # polled again before the lease ends (an hour before), not in six hours
+        assert source.next_fetch_at <= source.websub_lease_expires_at - timedelta(hours=1)
+        with pushed.database.transaction() as session:  # that poll comes: the lease is near
+            session.get(Source, source_id).websub_lease_expires_at = utcnow() + timedelta(
+                minutes=30
+            )
+        hub.verified.clear()
+        refresh_source(pushed.database, pushed.settings, source_id, random.Random(1))
+        assert hub.verified.wait(10)
+        assert len(hub.subscriptions) == 2 and hub.subscriptions[1].verified
