@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -139,6 +140,12 @@ class Article(Base):
         Index("ix_articles_published", "published_at", "id"),
         UniqueConstraint("source_id", "entry_key"),
         Index("ix_articles_source_link", "source_id", "link"),
+        Index(
+            "ix_articles_unannounced",
+            "published_at",
+            postgresql_where=text("announced_at IS NULL"),
+            sqlite_where=text("announced_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -165,6 +172,9 @@ class Article(Base):
     published_at_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When subscribers were told about the article; NULL: new, still to be announced once it
+    # is visible (the notifications outbox claims these). Edits never reset it.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     category: Mapped[Category] = relationship(back_populates="articles")

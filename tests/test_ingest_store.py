@@ -36,6 +36,7 @@ def test_new_then_changed_then_unchanged(sources, upstream):
     source_id = sources.add(upstream.serve("/f", feed(item())))
     assert len(sources.refresh(source_id).new_ids) == 1
     [article] = sources.articles(source_id)
+    assert article.announced_at is None  # new: to be announced once
     upstream.serve("/f", feed(item(body="Nội dung đã sửa")))
     edited = sources.refresh(source_id)
     assert (edited.new_ids, edited.updated) == ((), 1)
