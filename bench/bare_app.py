@@ -25,7 +25,8 @@ def create_app() -> Flask:
     def feed() -> Response:
         response = Response(body, content_type=content_type)
         response.set_etag(etag)
-        return response.make_conditional(request)
+        response.make_conditional(request)  # in place: a 304 without the body if it matches
+        return response
 
     app.add_url_rule(path, "feed", feed)
     return app

@@ -23,8 +23,8 @@ from feedsvc.articles import ArticleCreate, create_article
 from feedsvc.content import touch_categories
 from feedsvc.db import create_database, upgrade_database
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH, load_demo
-from feedsvc.models import Article, Category
-from feedsvc.settings import Settings
+from feedsvc.models import Base, Category
+from feedsvc.settings import load_settings
 from feedsvc.text import (
     clean_line,
     clean_text,
@@ -119,7 +119,8 @@ def _clean_body(n: int, base_url: str) -> tuple[str, str, str]:
 def _bulk_rows(
     count: int, category_ids: list[int], base_url: str, now: datetime
 ) -> Iterator[list[dict[str, Any]]]:
-    """Rows as ``create_article`` + ``_apply`` would write them, newest first, 10 min apart.
+    """Rows as ``create_article`` (``new_article``, ``apply_fields``) writes them, newest
+    first, 10 minutes apart.
 
     One in a thousand is scheduled (published in the future), like embargoed articles.
     """
@@ -150,7 +151,7 @@ def _bulk_rows(
                 "published_at": published,
                 "created_at": now,
                 "updated_at": now,
-                # normalise_search of the joined parts, as _apply computes it, done per part
+                # normalise_search of the joined parts, as apply_fields computes it, done per part
                 # (folding is per character) so the long body text is folded once per pair.
                 "search_text": " ".join(
                     (normalise_search(title), body_search, normalise_search(author))
@@ -176,7 +177,7 @@ def fill_bulk_store(database_url: str, count: int, base_url: str) -> None:
         assert len(category_ids) == len(CATEGORY_WEIGHTS)
         with database.engine.begin() as connection:
             for rows in _bulk_rows(count - made, category_ids, base_url, now):
-                connection.execute(insert(Article.__table__), rows)
+                connection.execute(insert(Base.metadata.tables["articles"]), rows)
         with database.transaction() as session:
             touch_categories(session, category_ids, now)
     finally:
@@ -194,7 +195,7 @@ def cached_sqlite_store(count: int, base_url: str) -> tuple[str, bool]:
     marker.unlink(missing_ok=True)
     remove_sqlite(path)
     url = sqlite_url(path)
-    upgrade_database(Settings(database_url=url))
+    upgrade_database(load_settings(database_url=url))
     fill_bulk_store(url, count, base_url)
     marker.write_text(json.dumps(key))
     return url, False

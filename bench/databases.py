@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from bench import BenchError
 from feedsvc.db import alembic_config, upgrade_database
-from feedsvc.settings import Settings
+from feedsvc.settings import load_settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -45,7 +45,9 @@ class Databases:
             self._admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
             try:
                 with self._admin.connect() as connection:
-                    self.server_version = str(connection.execute(text("SHOW server_version")).scalar())
+                    self.server_version = str(
+                        connection.execute(text("SHOW server_version")).scalar()
+                    )
             except OperationalError as exc:
                 self._admin.dispose()
                 raise BenchError(
@@ -70,7 +72,7 @@ class Databases:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
             self._created.append(name)
             url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-        upgrade_database(Settings(database_url=url))
+        upgrade_database(load_settings(database_url=url))
         return url
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """Start and stop a gunicorn server with the repository's config, and read its workers' memory."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,6 +43,12 @@ def _status_kb(pid: int, field: str) -> int | None:
     return None
 
 
+def _has_control_socket() -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == "control_socket" for setting in KNOWN_SETTINGS)
+
+
 class Gunicorn:
     """``python -m gunicorn -c config/gunicorn.conf.py <app>`` on 127.0.0.1:<port>."""
 
@@ -57,6 +64,8 @@ class Gunicorn:
             **env,
         )
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), app]
+        if _has_control_socket():  # newer gunicorn: one per server, not the shared default
+            command[-1:-1] = ["--control-socket", str(log.with_suffix(".ctl"))]
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as errors:
             # stdout is the access log (accesslog = "-"): written, then thrown away.
@@ -81,7 +90,9 @@ class Gunicorn:
                 pass
             time.sleep(0.1)
         else:
-            raise BenchError(f"{self.name}: no answer on {path} in {timeout:.0f}s:\n{self.log_tail()}")
+            raise BenchError(
+                f"{self.name}: no answer on {path} in {timeout:.0f}s:\n{self.log_tail()}"
+            )
         deadline = time.monotonic() + timeout
         while len(self.workers()) < WORKERS and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -115,8 +126,6 @@ class Gunicorn:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             for pid in [*workers, self.process.pid]:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.process.wait(timeout=5)
