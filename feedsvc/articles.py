@@ -121,10 +121,11 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
             setattr(article, field, values[field])
     if "published_at" in values and values["published_at"] is not None:
         article.published_at = as_utc(values["published_at"])
+    body_text = html_to_text(article.body_html)
     if not article.summary:
-        article.summary = summarise(html_to_text(article.body_html))
+        article.summary = summarise(body_text)
     article.search_text = normalise_search(
-        " ".join((article.title, article.summary, html_to_text(article.body_html), article.author))
+        " ".join((article.title, article.summary, body_text, article.author))
     )
 
 

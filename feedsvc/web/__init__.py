@@ -8,6 +8,7 @@ from flask import Flask
 
 from feedsvc.db import create_database
 from feedsvc.feeds.cache import FeedCache
+from feedsvc.feeds.service import FeedStates
 from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
 from feedsvc.web import api, api_sources, errors, feeds, public, websub_callback
@@ -22,8 +23,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["feedsvc.settings"] = settings
-    app.extensions["feedsvc.db"] = create_database(settings.database_url)
+    database = create_database(settings.database_url)
+    app.extensions["feedsvc.db"] = database
     app.extensions["feedsvc.feed_cache"] = FeedCache(settings.feed_cache_bytes)
+    app.extensions["feedsvc.feed_states"] = FeedStates(database)
     app.teardown_appcontext(close_session)
     public.init_app(app)
     app.register_blueprint(public.blueprint)

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.feeds.cache import FeedCache
+from feedsvc.feeds.service import FeedStates
 from feedsvc.settings import Settings
 
 
@@ -18,6 +19,10 @@ def database() -> Database:
 
 def feed_cache() -> FeedCache:
     return current_app.extensions["feedsvc.feed_cache"]  # type: ignore[no-any-return]
+
+
+def feed_states() -> FeedStates:
+    return current_app.extensions["feedsvc.feed_states"]  # type: ignore[no-any-return]
 
 
 def session() -> Session:

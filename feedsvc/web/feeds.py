@@ -4,14 +4,17 @@ A request costs one small query (``feed_state``); a conditional GET is answered 
 alone, and a hit in the per-process cache returns prebuilt (and pre-gzipped) bytes.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import Blueprint, Response, request
-from werkzeug.http import is_resource_modified
+from werkzeug.http import http_date, is_resource_modified, quote_etag
 
 from feedsvc.categories import list_categories
 from feedsvc.errors import InvalidInput
 from feedsvc.feeds.opml import render_opml
 from feedsvc.feeds.render import MEDIA_TYPES
-from feedsvc.feeds.service import FeedRequest, cached_feed, feed_state, page_etag
+from feedsvc.feeds.service import FeedRequest, cached_feed, page_etag
 from feedsvc.text import clean_line, utcnow
 from feedsvc.urls import FEED_FORMATS, feed_url
 from feedsvc.web import context
@@ -20,6 +23,11 @@ blueprint = Blueprint("feeds", __name__)
 
 # Short enough that shared caches do not hold a feed much past a change; revalidation is cheap.
 CACHE_CONTROL = "public, max-age=60"
+# Read-only: any portal's scripts may fetch feeds (simple GETs need no preflight).
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "ETag, Link"),
+]
 
 
 def _page_argument() -> int:
@@ -34,56 +42,86 @@ def _wants_page(fmt: str) -> bool:
 
     Feed readers ask for feed types or for anything; they get the feed.
     """
-    if fmt == "json":  # browsers show JSON readably themselves
-        return False
+    if fmt == "json" or "text/html" not in request.headers.get("Accept", ""):
+        return False  # browsers show JSON readably themselves
     feed_type = MEDIA_TYPES[fmt].split(";")[0]
     return request.accept_mimetypes.best_match([feed_type, "text/html"]) == "text/html"
 
 
-def _link_header(self_url: str, hub_url: str) -> str:
-    return f'<{hub_url}>; rel="hub", <{self_url}>; rel="self"'
+def _accepts_gzip() -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "") and bool(
+        request.accept_encodings["gzip"]
+    )
+
+
+def _conditional(environ: dict[str, object]) -> bool:
+    return "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+
+
+@dataclass(frozen=True)
+class _Headers:
+    """The headers of one served variant, made once per content version (a hot path)."""
+
+    not_modified: list[tuple[str, str]]
+    full: list[tuple[str, str]]
+
+
+_headers_made: dict[str, _Headers] = {}
+
+
+def _headers(
+    served_etag: str, last_modified: datetime, link: str, media_type: str, gzip_ok: bool
+) -> _Headers:
+    made = _headers_made.get(served_etag)
+    if made is None:
+        common = [
+            ("ETag", quote_etag(served_etag)),
+            ("Last-Modified", http_date(last_modified)),
+            ("Cache-Control", CACHE_CONTROL),
+            ("Vary", "Accept, Accept-Encoding"),
+            ("Link", link),
+            *CORS_HEADERS,
+        ]
+        full = [*common, ("Content-Type", media_type)]
+        if gzip_ok:
+            full.append(("Content-Encoding", "gzip"))
+        if len(_headers_made) > 10_000:  # old versions' entries: start afresh
+            _headers_made.clear()
+        made = _headers_made[served_etag] = _Headers(common, full)
+    return made
 
 
 @blueprint.get("/feeds/<slug>.<fmt>")
 def feed(slug: str, fmt: str) -> Response:
     settings = context.settings()
     now = utcnow()
-    feed_request = FeedRequest(
-        slug=slug, fmt=fmt, page=_page_argument(), query=clean_line(request.args.get("q", ""))
-    )
-    session = context.session()
-    state = feed_state(session, slug, now)
+    if request.query_string:
+        query = clean_line(request.args.get("q", ""))
+        feed_request = FeedRequest(slug, fmt, _page_argument(), query)
+    else:
+        feed_request = FeedRequest(slug, fmt)
+    state = context.feed_states().get(slug, now)
     as_page = _wants_page(fmt)
     etag = state.etag(settings, fmt, feed_request.page, feed_request.query)
-    if as_page:
-        etag = page_etag(etag)
-    gzip_ok = "gzip" in request.accept_encodings
-    served_etag = f"{etag}-gz" if gzip_ok else etag
-    headers = {
-        "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept, Accept-Encoding",
-        "Link": _link_header(
-            feed_url(settings.base_url, slug, fmt, feed_request.page, feed_request.query),
-            settings.websub_hub_url,
-        ),
-    }
-    if not is_resource_modified(
+    gzip_ok = _accepts_gzip()
+    served_etag = (page_etag(etag) if as_page else etag) + ("-gz" if gzip_ok else "")
+    headers = _headers(
+        served_etag,
+        state.last_modified,
+        f'<{settings.websub_hub_url}>; rel="hub", '
+        f"<{feed_url(settings.base_url, slug, fmt, feed_request.page, feed_request.query)}>; "
+        'rel="self"',
+        "text/html; charset=utf-8" if as_page else MEDIA_TYPES[fmt],
+        gzip_ok,
+    )
+    if _conditional(request.environ) and not is_resource_modified(
         request.environ, etag=served_etag, last_modified=state.last_modified
     ):
-        response = Response(status=304, headers=headers)
-        response.set_etag(served_etag)
-        response.last_modified = state.last_modified
-        return response
+        return Response(status=304, headers=headers.not_modified)
     built = cached_feed(
-        session, settings, context.feed_cache(), state, feed_request, now, as_page=as_page
+        context.database(), settings, context.feed_cache(), state, feed_request, etag, now, as_page
     )
-    response = Response(built.gzip_body if gzip_ok else built.body, headers=headers)
-    response.content_type = built.media_type
-    if gzip_ok:
-        response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(served_etag)
-    response.last_modified = built.last_modified
-    return response
+    return Response(built.gzip_body if gzip_ok else built.body, headers=headers.full)
 
 
 @blueprint.get("/feeds.opml")
@@ -95,12 +133,4 @@ def opml() -> Response:
     body = render_opml(
         list_categories(context.session()), settings.base_url, settings.site_title, fmt, utcnow()
     )
-    return Response(body, content_type="text/x-opml; charset=utf-8")
-
-
-@blueprint.after_request
-def allow_cross_origin_reads(response: Response) -> Response:
-    """Read-only feeds may be fetched by any portal's scripts (simple GETs need no preflight)."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Expose-Headers"] = "ETag, Link"
-    return response
+    return Response(body, content_type="text/x-opml; charset=utf-8", headers=CORS_HEADERS)
