@@ -35,6 +35,7 @@ check: lint test
 
 ## Benchmarks (see docs/benchmarks.md); needs `wrk` (apt-get install wrk).
 bench: install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -3,6 +3,8 @@
 - ``serving``: a cached feed and its 304 under gunicorn, against a bare Flask app that returns
   the same bytes (``bare_app``), measured with wrk in alternating runs.
 - ``cold_build``: building a 50-item feed without the cache, 1,000 against 100,000 articles.
+- ``ingest``: 100 upstream feeds × 50 entries: cold ingest against bare feedparser and against
+  the reader library, and a second poll (all 304) against the cold one.
 
 Nothing here is imported by feedsvc; the stores are made through feedsvc's own services
 (``data``) in databases made for the run (``databases``).

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only serving|cold] [--database sqlite|postgresql]`.
+"""`python -m bench [--quick] [--only serving|cold|ingest] [--database sqlite|postgresql]`.
 
 Prints each benchmark's table, writes the raw figures to bench/results/latest.json.
 Exit status: 0 all targets met, 1 a target missed, 2 a tool, server or valid config is missing,
@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, cold_build, serving, wrk
+from bench import BenchError, cold_build, ingest, serving, wrk
 from bench.databases import BACKENDS, RESULTS_DIR, Databases
 from bench.gunicorn import FEEDSVC_CONFIG
 from bench.report import machine, revision
 from feedsvc.errors import ConfigurationError
+
+BENCHMARKS = ("serving", "cold", "ingest")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -26,14 +28,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench", description="feedsvc benchmarks; see docs/benchmarks.md"
     )
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test")
-    parser.add_argument("--only", choices=("serving", "cold"), help="run one benchmark")
+    parser.add_argument("--only", choices=BENCHMARKS, help="run one benchmark")
     parser.add_argument("--database", choices=BACKENDS, default="sqlite")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    selected = [args.only] if args.only else ["serving", "cold"]
+    selected = [args.only] if args.only else list(BENCHMARKS)
     if "serving" in selected and wrk.wrk_path() is None:
         print(wrk.INSTALL_HINT, file=sys.stderr)
         return 2
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             if "cold" in selected:
                 results["cold"] = cold_build.run(databases, args.quick)
                 cold_build.print_report(results["cold"])
+            if "ingest" in selected:
+                results["ingest"] = ingest.run(databases, args.quick)
+                ingest.print_report(results["ingest"])
         finally:
             databases.close()
     except BenchError as exc:

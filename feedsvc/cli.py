@@ -274,22 +274,24 @@ def fetch(ctx: _Context, source: str | None) -> None:
 @pass_context
 def serve(ctx: _Context, bind: str | None) -> None:
     """Web server and scheduler in one process: the embedded default."""
-    from feedsvc.scheduler import build_scheduler
+    from feedsvc.scheduler import Jobs
     from feedsvc.web.server import run_gunicorn
 
     with _errors_to_exit_codes():
         settings = ctx.settings
-        scheduler = build_scheduler(settings, ctx.database, blocking=False)
+        running: list[Jobs] = []
 
-        def start_scheduler() -> None:
+        def start_jobs() -> None:  # in the gunicorn worker, after its fork
             ctx.database.engine.dispose(close=False)  # pooled before the fork: the master's
-            scheduler.start()
+            running.append(Jobs(settings, ctx.database, blocking=False))
+            running[-1].start()
+
+        def stop_jobs() -> None:
+            for jobs in running:
+                jobs.stop()
 
         run_gunicorn(
-            settings,
-            bind or settings.bind,
-            on_worker_start=start_scheduler,
-            on_worker_exit=lambda: scheduler.shutdown(wait=True),
+            settings, bind or settings.bind, on_worker_start=start_jobs, on_worker_exit=stop_jobs
         )
 
 
@@ -297,16 +299,16 @@ def serve(ctx: _Context, bind: str | None) -> None:
 @pass_context
 def worker(ctx: _Context) -> None:
     """The scheduler alone (run any number of these beside gunicorn web processes)."""
-    from feedsvc.scheduler import build_scheduler
+    from feedsvc.scheduler import Jobs
 
     with _errors_to_exit_codes():
-        scheduler = build_scheduler(ctx.settings, ctx.database, blocking=True)
+        jobs = Jobs(ctx.settings, ctx.database, blocking=True)
 
         def stop(_signum: int, _frame: Any) -> None:
-            scheduler.shutdown(wait=True)
+            jobs.stop()
 
         signal.signal(signal.SIGTERM, stop)
-        scheduler.start()
+        jobs.start()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ workers may run this scheduler against one PostgreSQL database: the services cla
 work with row locks, so running a job in two processes at once does no work twice.
 """
 
-import logging
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -13,24 +12,48 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from feedsvc.db import Database
+from feedsvc.ingest.fetch import new_client
+from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.settings import Settings
 
-log = logging.getLogger(__name__)
 
+class Jobs:
+    """The scheduler and the processes its fetches parse in, started and stopped together.
 
-def build_scheduler(settings: Settings, database: Database, blocking: bool) -> BaseScheduler:
-    scheduler: BaseScheduler = (
-        BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
-    )
-    scheduler.add_job(
-        refresh_due_sources,
-        "interval",
-        seconds=settings.scheduler_tick_seconds,
-        args=(database, settings),
-        id="refresh-due-sources",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-    return scheduler
+    ``blocking``: ``start`` runs the jobs until ``stop`` (a worker); otherwise in a thread
+    (``feedsvc serve``, inside its web process).
+    """
+
+    def __init__(self, settings: Settings, database: Database, blocking: bool) -> None:
+        self.parsers = ParserPool(settings.parse_processes)
+        self.client = new_client(settings)
+        self.scheduler: BaseScheduler = (
+            BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
+        )
+        self.scheduler.add_job(
+            refresh_due_sources,
+            "interval",
+            seconds=settings.scheduler_tick_seconds,
+            args=(database, settings, None, self.parsers.parse, self.client),
+            id="refresh-due-sources",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def start(self) -> None:
+        try:
+            self.scheduler.start()
+        finally:
+            if isinstance(self.scheduler, BlockingScheduler):
+                self._close()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        if not isinstance(self.scheduler, BlockingScheduler):
+            self._close()
+
+    def _close(self) -> None:
+        self.parsers.close()
+        self.client.close()

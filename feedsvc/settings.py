@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
     fetch_concurrency: int = Field(8, ge=1, le=100, description="Fetches at once per worker.")
     fetch_per_host: int = Field(2, ge=1, le=20, description="Fetches at once to one host.")
+    parse_processes: int = Field(
+        0, ge=0, le=64, description="Processes parsing feeds in a worker (0: one per CPU)."
+    )
     max_consecutive_failures: int = Field(
         10, ge=1, description="Failed fetches in a row before a source is disabled."
     )

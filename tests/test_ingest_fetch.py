@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from feedsvc.errors import UnsafeURL
+from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
@@ -137,7 +138,12 @@ def test_one_bad_source_never_stops_the_others(sources, upstream, db, ingest_set
     dead = sources.add("http://127.0.0.1:9/refused")
     for source_id in (good, bad, dead):
         sources.make_due(source_id, utcnow() - timedelta(minutes=1))
-    outcomes = {o.source_id: o for o in refresh_due_sources(db, ingest_settings, random.Random(1))}
+    parsers = ParserPool(1)  # as in the worker: parsed in another process
+    try:
+        outcomes = refresh_due_sources(db, ingest_settings, random.Random(1), parsers.parse)
+    finally:
+        parsers.close()
+    outcomes = {o.source_id: o for o in outcomes}
     assert len(outcomes[good].new_ids) == 1
     assert outcomes[bad].error.startswith("not a feed")
     assert "ConnectError" in outcomes[dead].error

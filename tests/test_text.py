@@ -81,3 +81,8 @@ def test_local_time():
     assert as_utc(datetime(2021, 3, 26, 10, 0)) == datetime(2021, 3, 26, 3, 0, tzinfo=UTC)
     assert format_local(datetime(2021, 3, 26, 3, 0, tzinfo=UTC)) == "26/03/2021 10:00"
     assert format_local(datetime(2021, 3, 26, 20, 0, tzinfo=UTC), with_time=False) == "27/03/2021"
+
+
+def test_fold_removes_every_combining_mark_not_only_vietnamese_ones():
+    assert fold("Crème brûlée, Ñandú, naïve, Ωμέγα") == "creme brulee, nandu, naive, ωμεγα"
+    assert fold("Ở ĐÂY CÓ ỐC, ỔI, ỸA") == "o day co oc, oi, ya"

@@ -121,7 +121,8 @@ def test_unknown_callbacks_are_gone(pushed, upstream, live_server):
 def test_short_lease_is_renewed_by_an_earlier_poll(pushed, upstream):
     with Hub(lease_seconds=2 * 3600) as hub:
         self_url = upstream.base_url + "/f"
-        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
+        # with an ETag: the safety-net polls are answered 304, and must renew all the same
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")), headers={"ETag": '"v1"'})
         source_id = pushed.add(self_url)
         pushed.refresh(source_id)
         assert hub.verified.wait(10)
@@ -135,6 +136,7 @@ def test_short_lease_is_renewed_by_an_earlier_poll(pushed, upstream):
                 minutes=30
             )
         hub.verified.clear()
-        refresh_source(pushed.database, pushed.settings, source_id, random.Random(1))
+        outcome = refresh_source(pushed.database, pushed.settings, source_id, random.Random(1))
+        assert outcome.status == 304
         assert hub.verified.wait(10)
         assert len(hub.subscriptions) == 2 and hub.subscriptions[1].verified

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc.articles import apply_fields, new_article, summarise
@@ -85,7 +85,7 @@ def store_entries(
     category_ids = {slug: id_ for slug, id_ in session.execute(select(Category.slug, Category.id))}
     default_slug = source.category.slug
     touched: set[int] = set()
-    created: list[Article] = []
+    created: list[Article] = []  # transient: inserted in bulk below
     updated = 0
     for key, entry in by_key.items():
         article = stored_by_key.get(key) or stored_by_link.get(entry.link or "")
@@ -99,7 +99,6 @@ def store_entries(
             article = new_article(fetched_at, origin="upstream")
             article.source_id = source.id
             article.published_at_estimated = entry.published is None and entry.updated is None
-            session.add(article)
             created.append(article)
         else:
             touched.add(article.category_id)
@@ -110,7 +109,21 @@ def store_entries(
         article.category_id = category_id
         apply_fields(article, values, document_url=entry.base or values["link"] or source.url)
         touched.add(category_id)
+    new_ids: tuple[int, ...] = ()
+    if created:
+        # One INSERT ... RETURNING for the new articles: the unit of work's per-object
+        # bookkeeping cost more than everything else of storing them.
+        stmt = insert(Article).returning(Article.id, sort_by_parameter_order=True)
+        new_ids = tuple(session.scalars(stmt, [_row(article) for article in created]))
     if touched:
         session.flush()
         touch_categories(session, touched, fetched_at)
-    return StoreResult(tuple(a.id for a in created), updated)
+    return StoreResult(new_ids, updated)
+
+
+def _row(article: Article) -> dict[str, Any]:
+    """The column values set on a transient article."""
+    return {key: value for key, value in vars(article).items() if key in _COLUMNS}
+
+
+_COLUMNS = frozenset(column.key for column in Article.__table__.columns) - {"id"}

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.errors import NotFound, UnsafeURL
 from feedsvc.ingest.guard import check_url
-from feedsvc.ingest.parse import ParsedFeed, parse_feed
+from feedsvc.ingest.parse import parse_feed
 from feedsvc.ingest.store import StoreResult, store_entries
 from feedsvc.models import Source
 from feedsvc.settings import Settings
@@ -43,35 +43,36 @@ def callback_url(base_url: str, source_id: int, key: str) -> str:
     return f"{base_url}/websub/{source_id}/{key}"
 
 
-def renewal_due(source: Source, now: datetime) -> datetime | None:
+def renewal_due(state: str, lease_expires_at: datetime | None) -> datetime | None:
     """When the lease must be renewed: an hour before it ends (None: no active lease)."""
-    if source.websub_state != "active" or source.websub_lease_expires_at is None:
+    if state != "active" or lease_expires_at is None:
         return None
-    return source.websub_lease_expires_at - timedelta(hours=1)
+    return lease_expires_at - timedelta(hours=1)
 
 
 def want_subscription(
-    source: Source, parsed: ParsedFeed, settings: Settings, now: datetime
+    source: Source, hub: str | None, topic: str | None, settings: Settings, now: datetime
 ) -> SubscribeRequest | None:
-    """A subscription to ask for, if the feed names a hub and we have none (or it ends)."""
-    if not (parsed.hub and parsed.self_url):
+    """A subscription to ask for at ``hub`` for ``topic`` (the feed's rel=hub and rel=self,
+    or the stored ones when only the lease needs renewing), if we have none or it ends."""
+    if not (hub and topic):
         return None
-    same = source.websub_hub == parsed.hub and source.websub_topic == parsed.self_url
-    renew_at = renewal_due(source, now)
+    same = source.websub_hub == hub and source.websub_topic == topic
+    renew_at = renewal_due(source.websub_state, source.websub_lease_expires_at)
     if same and source.websub_state == "pending":
         return None
     if same and source.websub_state == "active" and renew_at is not None and now < renew_at:
         return None
     if same and source.websub_state == "denied":
         return None
-    source.websub_hub, source.websub_topic = parsed.hub, parsed.self_url
+    source.websub_hub, source.websub_topic = hub, topic
     source.websub_secret = secrets.token_hex(32)
     source.websub_callback_key = secrets.token_urlsafe(24)
     source.websub_state, source.websub_error = "pending", ""
     return SubscribeRequest(
         source.id,
-        parsed.hub,
-        parsed.self_url,
+        hub,
+        topic,
         callback_url(settings.base_url, source.id, source.websub_callback_key),
         source.websub_secret,
         settings.websub_lease_seconds,
