@@ -50,6 +50,3 @@ class FeedCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= evicted.size
-
-    def __len__(self) -> int:
-        return len(self._entries)
