@@ -20,26 +20,25 @@ class StoreCollector(Collector):
         self.database = database
 
     def collect(self) -> Iterator[Metric]:
+        labels = ["source", "url"]
         fetches = CounterMetricFamily(
-            "feedsvc_source_fetches", "Fetches of each source.", labels=["source", "url"]
+            "feedsvc_source_fetches", "Fetches of a source.", labels=labels
         )
         errors = CounterMetricFamily(
-            "feedsvc_source_fetch_errors",
-            "Failed fetches of each source.",
-            labels=["source", "url"],
+            "feedsvc_source_fetch_errors", "Failed fetches of a source.", labels=labels
         )
         items = CounterMetricFamily(
-            "feedsvc_source_items", "New items ingested from each source.", labels=["source", "url"]
+            "feedsvc_source_items", "New items ingested from a source.", labels=labels
         )
         up = GaugeMetricFamily(
             "feedsvc_source_up",
             "1 if the source is enabled and its last fetch worked.",
-            labels=["source", "url"],
+            labels=labels,
         )
         last = GaugeMetricFamily(
             "feedsvc_source_last_fetch_timestamp_seconds",
-            "When the source was last fetched.",
-            labels=["source", "url"],
+            "When a source was last fetched.",
+            labels=labels,
         )
         articles = GaugeMetricFamily(
             "feedsvc_articles", "Articles in the store.", labels=["origin"]

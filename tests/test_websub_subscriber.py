@@ -36,6 +36,16 @@ def pushed(live_server, upstream):
     return sources
 
 
+def subscribe(sources, upstream, hub, **serve_options):
+    """Serve a feed naming the hub, add it as a source, poll it: the hub verifies us."""
+    self_url = upstream.base_url + "/f"
+    upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin đầu")), **serve_options)
+    source_id = sources.add(self_url)
+    assert len(sources.refresh(source_id).new_ids) == 1
+    assert hub.verified.wait(10)
+    return source_id, self_url
+
+
 def wait_active(sources, source_id, seconds=10):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -48,11 +58,7 @@ def wait_active(sources, source_id, seconds=10):
 
 def test_subscribe_verify_and_store_signed_pushes(pushed, upstream):
     with Hub() as hub:
-        self_url = upstream.base_url + "/f"
-        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin đầu")))
-        source_id = pushed.add(self_url)
-        assert len(pushed.refresh(source_id).new_ids) == 1
-        assert hub.verified.wait(10)
+        source_id, self_url = subscribe(pushed, upstream, hub)
         [subscription] = hub.subscriptions
         assert subscription.topic == self_url and subscription.verified
         assert len(subscription.secret) == 64
@@ -83,11 +89,7 @@ def test_api_shows_the_subscription(pushed, upstream, live_server):
     from feedsvc.tokens import create_token
 
     with Hub() as hub:
-        self_url = upstream.base_url + "/f"
-        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
-        source_id = pushed.add(self_url)
-        pushed.refresh(source_id)
-        assert hub.verified.wait(10)
+        source_id, _ = subscribe(pushed, upstream, hub)
         wait_active(pushed, source_id)
     with pushed.database.transaction() as session:
         token = create_token(session, "t", utcnow())[1]
@@ -104,11 +106,7 @@ def test_unknown_callbacks_are_gone(pushed, upstream, live_server):
     import urllib.request
 
     with Hub() as hub:
-        self_url = upstream.base_url + "/f"
-        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")))
-        source_id = pushed.add(self_url)
-        pushed.refresh(source_id)
-        assert hub.verified.wait(10)
+        subscribe(pushed, upstream, hub)
         [subscription] = hub.subscriptions
         wrong = subscription.callback.rsplit("/", 1)[0] + "/wrong-key"
         request = urllib.request.Request(wrong, data=b"<rss/>", method="POST")
@@ -120,12 +118,8 @@ def test_unknown_callbacks_are_gone(pushed, upstream, live_server):
 
 def test_short_lease_is_renewed_by_an_earlier_poll(pushed, upstream):
     with Hub(lease_seconds=2 * 3600) as hub:
-        self_url = upstream.base_url + "/f"
         # with an ETag: the safety-net polls are answered 304, and must renew all the same
-        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin")), headers={"ETag": '"v1"'})
-        source_id = pushed.add(self_url)
-        pushed.refresh(source_id)
-        assert hub.verified.wait(10)
+        source_id, _ = subscribe(pushed, upstream, hub, headers={"ETag": '"v1"'})
         wait_active(pushed, source_id)
         pushed.refresh(source_id)
         source = pushed.get(source_id)
