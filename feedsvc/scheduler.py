@@ -26,6 +26,7 @@ class Jobs:
     """
 
     def __init__(self, settings: Settings, database: Database, blocking: bool) -> None:
+        self.blocking = blocking
         self.parsers = ParserPool(settings.parse_processes)
         self.client = new_client(settings)
         self.scheduler: BaseScheduler = (
@@ -46,12 +47,12 @@ class Jobs:
         try:
             self.scheduler.start()
         finally:
-            if isinstance(self.scheduler, BlockingScheduler):
+            if self.blocking:  # start() returned: the jobs have stopped
                 self._close()
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
-        if not isinstance(self.scheduler, BlockingScheduler):
+        if not self.blocking:
             self._close()
 
     def _close(self) -> None:

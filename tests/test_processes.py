@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from feedsvc.db import create_database, upgrade_database
+from feedsvc.settings import Settings
+from tests.conftest import ROOT, Store, free_port
+from tests.ingest_helpers import Sources
+
+RSS = (
+    '<rss version="2.0"><channel><title>Huyện</title><link>http://h.vn/</link>'
+    "<description>d</description><item><title>Tin từ huyện</title><guid>1</guid></item>"
+    "</channel></rss>"
+)
 
 BIN = Path(sys.executable).parent
 
@@ -81,25 +90,37 @@ def test_entrypoint_migrates_then_serves_with_gunicorn(tmp_path):
 
 
 @pytest.mark.slow
-def test_serve_runs_web_and_scheduler_in_one_process(tmp_path):
+def test_serve_runs_web_and_scheduler_in_one_process(tmp_path, upstream):
+    """One process serves pages and, through its scheduler, fetches a due source."""
     port = free_port()
     database = f"sqlite:///{tmp_path / 'feedsvc.db'}"
     env = {
         "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
         "FEEDSVC_DATABASE_URL": database,
+        "FEEDSVC_ALLOW_PRIVATE_URLS": "true",
+        "FEEDSVC_SCHEDULER_TICK_SECONDS": "1",
     }
-    subprocess.run(
-        [str(BIN / "feedsvc"), "db", "upgrade"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    settings = Settings(database_url=database, allow_private_urls=True)
+    upgrade_database(settings)
+    db = create_database(database)
+    Store(db, settings).category("Thời sự")
+    sources = Sources(db, settings)
+    source_id = sources.add(upstream.serve("/f", RSS))
+    sources.make_due(source_id, sources.get(source_id).created_at)
     process = start([str(BIN / "feedsvc"), "serve", "--bind", f"127.0.0.1:{port}"], env, tmp_path)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", process)
         assert b"<html" in wait_for(f"http://127.0.0.1:{port}/", process)
+        deadline = time.monotonic() + 20
+        while sources.get(source_id).fetch_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sources.get(source_id).fetch_count == 1, (tmp_path / "process.log").read_text()
+        assert b"Tin t\xe1\xbb\xab huy\xe1\xbb\x87n" in wait_for(
+            f"http://127.0.0.1:{port}/feeds/thoi-su.rss", process
+        )
     finally:
         stop(process)
+        db.dispose()
     assert "Scheduler started" in (tmp_path / "process.log").read_text()
 
 
