@@ -15,6 +15,7 @@ from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
+from feedsvc.notify.deliver import announce_new_articles, deliver_due
 from feedsvc.settings import Settings
 
 
@@ -42,6 +43,20 @@ class Jobs:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        for job_id, job, args in (
+            ("announce-new-articles", announce_new_articles, (database, settings)),
+            ("deliver-due", deliver_due, (database, settings, self.client)),
+        ):
+            self.scheduler.add_job(
+                job,
+                "interval",
+                seconds=settings.notify_tick_seconds,
+                args=args,
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
 
     def start(self) -> None:
         try:

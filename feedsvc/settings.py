@@ -88,6 +88,20 @@ class Settings(BaseSettings):
     websub_poll_minutes: int = Field(
         6 * 60, ge=1, description="Safety-net polling of a source pushed to us by WebSub."
     )
+    delivery_max_attempts: int = Field(
+        12, ge=1, le=100, description="Attempts before a delivery is dead-lettered."
+    )
+    delivery_backoff_max_minutes: int = Field(
+        360, ge=1, description="Longest wait between two attempts of a delivery."
+    )
+    delivery_timeout: float = Field(10, gt=0, description="Seconds a receiver has to answer.")
+    delivery_concurrency: int = Field(16, ge=1, le=200, description="Deliveries sent at once.")
+    webhook_max_failures: int = Field(
+        100, ge=1, description="Failed attempts in a row before an endpoint is disabled."
+    )
+    notify_tick_seconds: int = Field(
+        5, ge=1, le=3600, description="How often new articles and due deliveries are sent."
+    )
     scheduler_tick_seconds: int = Field(
         30, ge=1, le=3600, description="How often the scheduler looks for due sources."
     )

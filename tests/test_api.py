@@ -179,6 +179,10 @@ def test_openapi_document_describes_the_api(client):
         "/sources/{source_id}",
         "/sources/{source_id}/fetch",
         "/sources/preview",
+        "/webhooks",
+        "/webhooks/{endpoint_id}",
+        "/deliveries",
+        "/deliveries/{delivery_id}/retry",
     }
     assert "title" in doc["components"]["schemas"]["ArticleCreate"]["properties"]
     assert doc["paths"]["/articles"]["post"]["security"] == [{"bearer": []}]

@@ -52,6 +52,13 @@ def new_client(settings: Settings) -> httpx.Client:
     )
 
 
+def connected_peer(response: httpx.Response) -> str | None:
+    """The address the response came from (checked by the private-address guard)."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream else None
+    return str(peer[0]) if peer else None
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or odd."""
     if not value:
@@ -103,9 +110,7 @@ def fetch_feed(
         while True:
             check_url(url, settings.allow_private_urls)
             with client.stream("GET", url, headers=headers) as response:
-                stream = response.extensions.get("network_stream")
-                peer = stream.get_extra_info("server_addr") if stream else None
-                check_peer(peer[0] if peer else None, settings.allow_private_urls)
+                check_peer(connected_peer(response), settings.allow_private_urls)
                 status = response.status_code
                 if status in REDIRECTS and "location" in response.headers:
                     all_permanent &= status in PERMANENT_REDIRECTS

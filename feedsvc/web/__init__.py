@@ -11,7 +11,7 @@ from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
 from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
-from feedsvc.web import api, api_sources, errors, feeds, public, websub_callback
+from feedsvc.web import api, api_notify, api_sources, errors, feeds, public, websub_callback
 from feedsvc.web.context import close_session
 
 
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(feeds.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api_sources.blueprint)
+    app.register_blueprint(api_notify.blueprint)
     app.register_blueprint(websub_callback.blueprint)
     errors.init_app(app)
     return app

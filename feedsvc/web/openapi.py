@@ -5,6 +5,7 @@ from typing import Any
 from feedsvc import __version__
 from feedsvc.articles import ArticleCreate, ArticleUpdate
 from feedsvc.categories import CategoryCreate
+from feedsvc.notify.webhooks import EndpointCreate, EndpointUpdate
 from feedsvc.sources import SourceCreate, SourceUpdate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -105,6 +106,44 @@ _SOURCE_PATHS = {
 }
 
 
+_WEBHOOK = {"description": "An endpoint (its `secret` only when created)."}
+_NOTIFY_PATHS = {
+    "/webhooks": {
+        "get": _secured("Webhook endpoints.", {"200": _WEBHOOK}),
+        "post": _secured(
+            "Add an endpoint; the answer holds its signing secret (Standard Webhooks).",
+            {"201": _WEBHOOK},
+            "WebhookCreate",
+        ),
+    },
+    "/webhooks/{endpoint_id}": {
+        "parameters": [
+            {"name": "endpoint_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        "get": _secured("One endpoint.", {"200": _WEBHOOK, "404": {"description": "Unknown."}}),
+        "patch": _secured("Change, pause or resume.", {"200": _WEBHOOK}, "WebhookUpdate"),
+        "delete": _secured(
+            "Delete, with its pending deliveries.", {"204": {"description": "Deleted."}}
+        ),
+    },
+    "/deliveries": {
+        "get": _secured(
+            "Recent deliveries; `?state=pending|delivered|dead`.",
+            {"200": {"description": "`items`."}},
+        ),
+    },
+    "/deliveries/{delivery_id}/retry": {
+        "parameters": [
+            {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+        ],
+        "post": _secured(
+            "Send a dead-lettered delivery again now (same message id).",
+            {"200": {"description": "The delivery."}, "409": {"description": "Delivered already."}},
+        ),
+    },
+}
+
+
 def openapi_document(base_url: str) -> dict[str, Any]:
     def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
         return {
@@ -126,6 +165,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "CategoryCreate": CategoryCreate.model_json_schema(),
                 "SourceCreate": SourceCreate.model_json_schema(),
                 "SourceUpdate": SourceUpdate.model_json_schema(),
+                "WebhookCreate": EndpointCreate.model_json_schema(),
+                "WebhookUpdate": EndpointUpdate.model_json_schema(),
                 "Error": {
                     "type": "object",
                     "properties": {
@@ -159,6 +200,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         },
         "paths": {
             **_SOURCE_PATHS,
+            **_NOTIFY_PATHS,
             "/categories": {
                 "get": {
                     "summary": "List categories with their feed URLs.",

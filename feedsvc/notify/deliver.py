@@ -1,0 +1,58 @@
+"""The worker's notification jobs: announce newly visible articles, send due deliveries.
+
+No transaction is open while receivers are called: attempts are claimed (with a lease),
+sent concurrently, then recorded together. A worker killed in between leaves its claimed
+deliveries due again when the lease ends; they are sent again with the same message id.
+"""
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import httpx
+
+from feedsvc.db import Database
+from feedsvc.ingest.fetch import new_client
+from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
+from feedsvc.notify.webhooks import send_attempt
+from feedsvc.settings import Settings
+from feedsvc.text import utcnow
+
+
+def announce_new_articles(database: Database, settings: Settings) -> int:
+    """Make the deliveries of every visible, unannounced article; returns how many."""
+    total = 0
+    while True:
+        with database.transaction() as session:
+            count = announce_due(session, settings, utcnow())
+        if not count:
+            return total
+        total += count
+
+
+def deliver_due(
+    database: Database,
+    settings: Settings,
+    client: httpx.Client | None = None,
+    rng: random.Random | None = None,
+) -> int:
+    """Send every due delivery, a claimed batch at a time; returns how many attempts."""
+    rng = rng or random.Random()
+    sent = 0
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(new_client(settings))
+        pool = stack.enter_context(ThreadPoolExecutor(settings.delivery_concurrency))
+        while True:
+            with database.transaction() as session:
+                attempts = claim_deliveries(
+                    session, settings, utcnow(), settings.delivery_concurrency * 2
+                )
+            if not attempts:
+                return sent
+            results = list(
+                pool.map(lambda a: send_attempt(client, settings, a, utcnow()), attempts)
+            )
+            with database.transaction() as session:
+                record_attempts(session, settings, results, utcnow(), rng)
+            sent += len(results)

@@ -1,0 +1,234 @@
+"""The outbox: deliveries made from newly visible articles, claimed, retried, dead-lettered.
+
+- ``announce_due`` claims visible articles not yet announced (FOR UPDATE SKIP LOCKED), makes a
+  delivery per matching endpoint (INSERT ... ON CONFLICT DO NOTHING, so a rerun after a crash
+  adds nothing twice) and marks the articles announced, all in one transaction. Scheduled
+  articles are announced by the first run after their time.
+- ``claim_deliveries`` hands due deliveries to one sender (row locks and a lease, as sources
+  are claimed); ``record_attempts`` stores what happened: delivered, or the next attempt after
+  an exponential backoff with jitter, or dead after ``delivery_max_attempts``.
+"""
+
+import json
+import random
+import secrets
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, joinedload
+
+from feedsvc.errors import Conflict, NotFound
+from feedsvc.models import Article, Delivery, WebhookEndpoint
+from feedsvc.settings import Settings
+from feedsvc.text import normalise_search, to_local
+from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
+
+JITTER = 0.2
+
+
+def article_event(article: Article, base_url: str, now: datetime) -> dict[str, Any]:
+    """The JSON payload announcing an article (fixed when the delivery is made)."""
+    slug = article.category.slug
+    return {
+        "type": "article.published",
+        "timestamp": to_local(now).isoformat(),
+        "data": {
+            "id": article.id,
+            "guid": article.guid,
+            "title": article.title,
+            "summary": article.summary,
+            "author": article.author,
+            "url": article.link or article_url(base_url, article.id, article.slug),
+            "image_url": article.image_url,
+            "published_at": to_local(article.published_at).isoformat(),
+            "category": {
+                "slug": slug,
+                "name": article.category.name,
+                "url": category_url(base_url, slug),
+            },
+            "feeds": {fmt: feed_url(base_url, slug, fmt) for fmt in FEED_FORMATS},
+        },
+    }
+
+
+def matches(endpoint: WebhookEndpoint, article: Article) -> bool:
+    """Categories and keywords (folded like the search text) an endpoint asked for."""
+    if endpoint.categories and article.category.slug not in endpoint.categories:
+        return False
+    return not endpoint.keywords or any(k in article.search_text for k in endpoint.keywords)
+
+
+def fold_keywords(keywords: Iterable[str]) -> list[str]:
+    return sorted({normalise_search(k) for k in keywords if normalise_search(k)})
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
+
+
+def announce_due(session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
+    """Make the deliveries of visible, unannounced articles; returns how many articles."""
+    articles = list(
+        session.scalars(
+            select(Article)
+            .where(Article.announced_at.is_(None), Article.published_at <= now)
+            .order_by(Article.published_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Article)
+        )
+    )
+    if not articles:
+        return 0
+    endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled)))
+    rows = []
+    for article in articles:
+        payload = None
+        for endpoint in endpoints:
+            if matches(endpoint, article):
+                payload = payload or json.dumps(
+                    article_event(article, settings.base_url, now), ensure_ascii=False
+                )
+                rows.append(
+                    {
+                        "message_id": f"msg_{secrets.token_hex(12)}",
+                        "endpoint_id": endpoint.id,
+                        "article_id": article.id,
+                        "payload": payload,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "last_error": "",
+                        "created_at": now,
+                    }
+                )
+        article.announced_at = now
+    for start in range(0, len(rows), 5000):
+        _insert_ignoring_duplicates(session, rows[start : start + 5000])
+    return len(articles)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed delivery: all its sender needs, read in the claiming transaction."""
+
+    delivery_id: int
+    message_id: str
+    endpoint_id: int
+    url: str
+    secret: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt: Attempt
+    status: int | None
+    error: str  # "" when delivered
+
+
+def claim_deliveries(
+    session: Session, settings: Settings, now: datetime, limit: int
+) -> list[Attempt]:
+    rows = session.execute(
+        select(Delivery, WebhookEndpoint)
+        .join(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
+        .where(
+            Delivery.state == "pending",
+            Delivery.next_attempt_at <= now,
+            WebhookEndpoint.enabled.is_(True),
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    ).all()
+    # A batch is sent in two rounds at most (see deliver.py): the lease outlasts two timeouts.
+    lease = now + timedelta(seconds=settings.delivery_timeout * 2 + 10)
+    attempts = []
+    for delivery, endpoint in rows:
+        delivery.next_attempt_at = lease  # a sender that dies leaves it due again then
+        attempts.append(
+            Attempt(
+                delivery.id,
+                delivery.message_id,
+                endpoint.id,
+                endpoint.url,
+                endpoint.secret,
+                delivery.payload,
+                delivery.attempts,
+            )
+        )
+    return attempts
+
+
+def retry_at(attempts: int, settings: Settings, now: datetime, rng: random.Random) -> datetime:
+    """After ``attempts`` failures: 1, 2, 4 ... minutes, capped, ±20%."""
+    wait = min(
+        timedelta(minutes=2 ** (attempts - 1)),
+        timedelta(minutes=settings.delivery_backoff_max_minutes),
+    )
+    return now + wait * (1 + JITTER * (2 * rng.random() - 1))
+
+
+def record_attempts(
+    session: Session,
+    settings: Settings,
+    results: list[AttemptResult],
+    now: datetime,
+    rng: random.Random,
+) -> None:
+    """Store a batch of attempts, and each endpoint's streak of failures."""
+    for result in results:
+        attempts = result.attempt.attempts + 1
+        values: dict[str, Any] = {"attempts": attempts, "last_status": result.status}
+        if not result.error:
+            values.update(state="delivered", delivered_at=now, last_error="")
+        else:
+            dead = attempts >= settings.delivery_max_attempts
+            values.update(
+                last_error=result.error,
+                state="dead" if dead else "pending",
+                next_attempt_at=now if dead else retry_at(attempts, settings, now, rng),
+            )
+        session.execute(
+            update(Delivery).where(Delivery.id == result.attempt.delivery_id).values(**values)
+        )
+    delivered_to = {r.attempt.endpoint_id for r in results if not r.error}
+    failures = Counter(r.attempt.endpoint_id for r in results if r.error)
+    for endpoint_id in delivered_to | failures.keys():
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            continue
+        if endpoint_id in delivered_to:
+            endpoint.consecutive_failures = 0
+        else:
+            endpoint.consecutive_failures += failures[endpoint_id]
+        if endpoint.enabled and endpoint.consecutive_failures >= settings.webhook_max_failures:
+            endpoint.enabled = False
+            endpoint.disabled_reason = f"{endpoint.consecutive_failures} failed deliveries in a row"
+
+
+def list_deliveries(session: Session, state: str | None, limit: int) -> list[Delivery]:
+    stmt = select(Delivery).options(joinedload(Delivery.endpoint)).order_by(Delivery.id.desc())
+    if state:
+        stmt = stmt.where(Delivery.state == state)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:
+    """Send a dead (or pending) delivery again now, with its attempts counted afresh."""
+    delivery = session.get(Delivery, delivery_id, options=[joinedload(Delivery.endpoint)])
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    if delivery.state == "delivered":
+        raise Conflict(f"delivery {delivery_id} was delivered already")
+    delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
+    return delivery
