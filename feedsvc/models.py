@@ -215,9 +215,39 @@ class WebhookEndpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class HubSubscription(Base):
+    """A WebSub subscriber of one of our feeds (the built-in hub at /hub).
+
+    A request is recorded as an *intent* (``intent``: subscribe, unsubscribe or denied) and
+    verified by the worker, which GETs the callback; only then does it take effect.
+    ``secret`` is the HMAC key of the subscriber's deliveries (kept as is: it signs).
+    """
+
+    __tablename__ = "hub_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("topic", "callback"),
+        Index("ix_hub_subscriptions_intent", "intent", "intent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(2000))
+    callback: Mapped[str] = mapped_column(String(2000))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lease_seconds: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    intent: Mapped[str] = mapped_column(String(20), default="")  # "" when none is pending
+    intent_secret: Mapped[str | None] = mapped_column(String(200))
+    intent_lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    intent_reason: Mapped[str] = mapped_column(Text, default="")
+    intent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
+    The subscriber is a webhook endpoint or a WebSub subscription (exactly one is set).
     ``message_id`` is sent with every attempt (``webhook-id``), so a receiver can tell a
     retry from a new message. ``payload`` is fixed when the delivery is made.
     """
@@ -225,12 +255,19 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("endpoint_id", "article_id"),
+        UniqueConstraint("hub_subscription_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(40), unique=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    hub_subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hub_subscriptions.id", ondelete="CASCADE")
+    )
+    content_type: Mapped[str] = mapped_column(String(100), default="application/json")
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     payload: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default="pending")  # delivered, dead
@@ -241,4 +278,5 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    endpoint: Mapped[WebhookEndpoint] = relationship()
+    endpoint: Mapped[WebhookEndpoint | None] = relationship()
+    hub_subscription: Mapped[HubSubscription | None] = relationship()

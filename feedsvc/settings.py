@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     webhook_max_failures: int = Field(
         100, ge=1, description="Failed attempts in a row before an endpoint is disabled."
     )
+    hub_lease_seconds: int = Field(
+        10 * 24 * 3600, ge=3600, description="Lease of a WebSub subscription when none is asked."
+    )
+    hub_lease_min_seconds: int = Field(3600, ge=60, description="Shortest lease granted.")
+    hub_lease_max_seconds: int = Field(
+        30 * 24 * 3600, ge=3600, description="Longest lease granted."
+    )
     notify_tick_seconds: int = Field(
         5, ge=1, le=3600, description="How often new articles and due deliveries are sent."
     )

@@ -27,6 +27,7 @@ from feedsvc.demo import load_demo
 from feedsvc.models import Article, Base, Category
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
+from feedsvc.tokens import create_token
 from feedsvc.web import create_app
 from tests.ingest_helpers import Sources
 from tests.upstream import Upstream
@@ -213,3 +214,29 @@ def sources(db: Database, ingest_settings: Settings, store: Store) -> Sources:
     store.category("Thời sự")
     store.category("Kinh tế")
     return Sources(db, ingest_settings)
+
+
+@pytest.fixture
+def notify_settings(ingest_settings: Settings) -> Settings:
+    """Receivers are on 127.0.0.1 too; few attempts and short timeouts keep tests quick."""
+    return ingest_settings.model_copy(update={"delivery_max_attempts": 3, "delivery_timeout": 2})
+
+
+@pytest.fixture
+def api(notify_settings: Settings, db: Database, store: Store):  # type: ignore[no-untyped-def]
+    """A client of the app holding an API token, with the categories thoi-su and kinh-te."""
+    store.category("Thời sự")
+    store.category("Kinh tế")
+    flask_app = create_app(notify_settings)
+    with db.transaction() as session:
+        token = create_token(session, "admin", utcnow())[1]
+    client = flask_app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    yield client
+    flask_app.extensions["feedsvc.db"].dispose()
+
+
+def publish(api, title: str, category: str = "thoi-su", **fields: object) -> dict:  # type: ignore[no-untyped-def]
+    response = api.post("/api/v1/articles", json={"category": category, "title": title, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]

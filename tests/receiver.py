@@ -1,10 +1,12 @@
-"""A webhook receiver on 127.0.0.1: records every POST (headers, body) and answers with the
-status its test sets, optionally after a delay."""
+"""A webhook or WebSub subscriber on 127.0.0.1: records every POST (headers, body) and answers
+with the status its test sets, optionally after a delay; answers a WebSub verification GET
+by echoing hub.challenge (or refuses it, with ``confirm = False``) and records its query."""
 
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -19,9 +21,20 @@ class Receiver:
         self.status = status
         self.delay = delay
         self.received: list[Received] = []
+        self.confirm = True
+        self.verifications: list[dict[str, str]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                receiver.verifications.append(query)
+                answer = query.get("hub.challenge", "").encode() if receiver.confirm else b""
+                self.send_response(200 if receiver.confirm else 404)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 time.sleep(receiver.delay)

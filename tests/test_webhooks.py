@@ -13,27 +13,9 @@ from feedsvc.models import Delivery
 from feedsvc.notify.deliver import announce_new_articles, deliver_due
 from feedsvc.notify.outbox import announce_due
 from feedsvc.text import utcnow
-from feedsvc.tokens import create_token
 from feedsvc.web import create_app
+from tests.conftest import publish
 from tests.receiver import Receiver
-
-
-@pytest.fixture
-def notify_settings(ingest_settings):
-    return ingest_settings.model_copy(update={"delivery_max_attempts": 3, "delivery_timeout": 2})
-
-
-@pytest.fixture
-def api(notify_settings, db, store):
-    store.category("Thời sự")
-    store.category("Kinh tế")
-    app = create_app(notify_settings)
-    with db.transaction() as session:
-        token = create_token(session, "admin", utcnow())[1]
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    yield client
-    app.extensions["feedsvc.db"].dispose()
 
 
 @pytest.fixture
@@ -44,12 +26,6 @@ def receiver():
 
 def add_webhook(api, url, **filters):
     response = api.post("/api/v1/webhooks", json={"url": url, **filters})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def publish(api, title, category="thoi-su", **fields):
-    response = api.post("/api/v1/articles", json={"category": category, "title": title, **fields})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

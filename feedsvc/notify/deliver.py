@@ -13,6 +13,7 @@ import httpx
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
+from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
 from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
 from feedsvc.notify.webhooks import send_attempt
 from feedsvc.settings import Settings
@@ -28,6 +29,26 @@ def announce_new_articles(database: Database, settings: Settings) -> int:
         if not count:
             return total
         total += count
+
+
+def verify_hub_intents(
+    database: Database, settings: Settings, client: httpx.Client | None = None
+) -> int:
+    """Verify pending WebSub (un)subscriptions and tell denials; returns how many."""
+    done = 0
+    with ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(new_client(settings))
+        while True:
+            with database.transaction() as session:
+                intents = claim_intents(session, settings, utcnow(), 50)
+            if not intents:
+                return done
+            for intent in intents:
+                confirmed = verify_intent(client, settings, intent)
+                with database.transaction() as session:
+                    record_verification(session, intent, confirmed, utcnow())
+            done += len(intents)
 
 
 def deliver_due(

@@ -18,16 +18,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
-from feedsvc.models import Article, Delivery, WebhookEndpoint
+from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
+from feedsvc.models import Article, Delivery, HubSubscription, WebhookEndpoint
+from feedsvc.notify.hub import TopicFeed, topic_feed
 from feedsvc.settings import Settings
 from feedsvc.text import normalise_search, to_local
-from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
+from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url, category_url, feed_url
 
 JITTER = 0.2
 
@@ -74,6 +76,38 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
 
 
+def _delivery_row(
+    now: datetime,
+    article_id: int,
+    payload: str,
+    content_type: str,
+    endpoint_id: int | None = None,
+    hub_subscription_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": f"msg_{secrets.token_hex(12)}",
+        "endpoint_id": endpoint_id,
+        "hub_subscription_id": hub_subscription_id,
+        "article_id": article_id,
+        "payload": payload,
+        "content_type": content_type,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+def _document(
+    session: Session, settings: Settings, feed: TopicFeed, now: datetime
+) -> tuple[str, str]:
+    """A topic's document as it is now (its newest entries first): what WebSub pushes."""
+    state = feed_state(session, feed.slug, now)
+    built = build_feed(session, settings, state, FeedRequest(feed.slug, feed.fmt), now)
+    return built.body.decode(), built.media_type
+
+
 def announce_due(session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
     """Make the deliveries of visible, unannounced articles; returns how many articles."""
     articles = list(
@@ -88,8 +122,28 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
     if not articles:
         return 0
     endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled)))
+    subscriptions = [
+        (subscription, topic_feed(session, settings, subscription.topic))
+        for subscription in session.scalars(
+            select(HubSubscription).where(
+                HubSubscription.active.is_(True), HubSubscription.expires_at > now
+            )
+        )
+    ]
+    documents: dict[tuple[str, str], tuple[str, str]] = {}  # (slug, fmt) -> (body, type)
     rows = []
     for article in articles:
+        for subscription, feed in subscriptions:
+            if feed is None or feed.slug not in (ALL_FEED, article.category.slug):
+                continue
+            if (feed.slug, feed.fmt) not in documents:
+                documents[(feed.slug, feed.fmt)] = _document(session, settings, feed, now)
+            body, content_type = documents[(feed.slug, feed.fmt)]
+            rows.append(
+                _delivery_row(
+                    now, article.id, body, content_type, hub_subscription_id=subscription.id
+                )
+            )
         payload = None
         for endpoint in endpoints:
             if matches(endpoint, article):
@@ -97,17 +151,9 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
                     article_event(article, settings.base_url, now), ensure_ascii=False
                 )
                 rows.append(
-                    {
-                        "message_id": f"msg_{secrets.token_hex(12)}",
-                        "endpoint_id": endpoint.id,
-                        "article_id": article.id,
-                        "payload": payload,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "last_error": "",
-                        "created_at": now,
-                    }
+                    _delivery_row(
+                        now, article.id, payload, "application/json", endpoint_id=endpoint.id
+                    )
                 )
         article.announced_at = now
     for start in range(0, len(rows), 5000):
@@ -121,10 +167,12 @@ class Attempt:
 
     delivery_id: int
     message_id: str
-    endpoint_id: int
+    endpoint_id: int | None  # a webhook; else a WebSub subscription of ``topic``
     url: str
-    secret: str
+    secret: str | None
     payload: str
+    content_type: str
+    topic: str | None
     attempts: int
 
 
@@ -139,12 +187,16 @@ def claim_deliveries(
     session: Session, settings: Settings, now: datetime, limit: int
 ) -> list[Attempt]:
     rows = session.execute(
-        select(Delivery, WebhookEndpoint)
-        .join(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
+        select(Delivery, WebhookEndpoint, HubSubscription)
+        .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
+        .outerjoin(HubSubscription, Delivery.hub_subscription_id == HubSubscription.id)
         .where(
             Delivery.state == "pending",
             Delivery.next_attempt_at <= now,
-            WebhookEndpoint.enabled.is_(True),
+            or_(
+                WebhookEndpoint.enabled.is_(True),
+                and_(HubSubscription.active.is_(True), HubSubscription.expires_at > now),
+            ),
         )
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
@@ -153,16 +205,18 @@ def claim_deliveries(
     # A batch is sent in two rounds at most (see deliver.py): the lease outlasts two timeouts.
     lease = now + timedelta(seconds=settings.delivery_timeout * 2 + 10)
     attempts = []
-    for delivery, endpoint in rows:
+    for delivery, endpoint, subscription in rows:
         delivery.next_attempt_at = lease  # a sender that dies leaves it due again then
         attempts.append(
             Attempt(
                 delivery.id,
                 delivery.message_id,
-                endpoint.id,
-                endpoint.url,
-                endpoint.secret,
+                endpoint.id if endpoint else None,
+                endpoint.url if endpoint else subscription.callback,
+                endpoint.secret if endpoint else subscription.secret,
                 delivery.payload,
+                delivery.content_type,
+                None if endpoint else subscription.topic,
                 delivery.attempts,
             )
         )
@@ -201,8 +255,9 @@ def record_attempts(
         session.execute(
             update(Delivery).where(Delivery.id == result.attempt.delivery_id).values(**values)
         )
-    delivered_to = {r.attempt.endpoint_id for r in results if not r.error}
-    failures = Counter(r.attempt.endpoint_id for r in results if r.error)
+    webhooks = [r for r in results if r.attempt.endpoint_id is not None]
+    delivered_to = {r.attempt.endpoint_id for r in webhooks if not r.error}
+    failures = Counter(r.attempt.endpoint_id for r in webhooks if r.error)
     for endpoint_id in delivered_to | failures.keys():
         endpoint = session.get(WebhookEndpoint, endpoint_id)
         if endpoint is None:
@@ -217,7 +272,11 @@ def record_attempts(
 
 
 def list_deliveries(session: Session, state: str | None, limit: int) -> list[Delivery]:
-    stmt = select(Delivery).options(joinedload(Delivery.endpoint)).order_by(Delivery.id.desc())
+    stmt = (
+        select(Delivery)
+        .options(joinedload(Delivery.endpoint), joinedload(Delivery.hub_subscription))
+        .order_by(Delivery.id.desc())
+    )
     if state:
         stmt = stmt.where(Delivery.state == state)
     return list(session.scalars(stmt.limit(limit)))

@@ -1,4 +1,6 @@
-"""Webhook endpoints and sending: signed per Standard Webhooks (standardwebhooks library).
+"""Webhook endpoints, and sending every delivery (webhooks and WebSub distributions).
+
+Webhooks are signed per Standard Webhooks (standardwebhooks library).
 
 Each attempt carries ``webhook-id`` (the delivery's message id, the same on every retry),
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of
@@ -20,6 +22,7 @@ from feedsvc.errors import InvalidInput, NotFound, UnsafeURL
 from feedsvc.ingest.fetch import connected_peer
 from feedsvc.ingest.guard import check_peer, check_url
 from feedsvc.models import Category, WebhookEndpoint
+from feedsvc.notify.hub import hub_signature
 from feedsvc.notify.outbox import Attempt, AttemptResult, fold_keywords
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
@@ -109,17 +112,31 @@ def delete_endpoint(session: Session, endpoint_id: int) -> None:
     session.delete(get_endpoint(session, endpoint_id))
 
 
+def _headers(attempt: Attempt, body: bytes, settings: Settings, now: datetime) -> dict[str, str]:
+    if attempt.topic is None:  # a webhook: Standard Webhooks
+        return {
+            "content-type": attempt.content_type,
+            "webhook-id": attempt.message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(attempt.secret or "").sign(
+                attempt.message_id, now, attempt.payload
+            ),
+        }
+    headers = {  # a WebSub content distribution (§7)
+        "content-type": attempt.content_type,
+        "link": f'<{settings.websub_hub_url}>; rel="hub", <{attempt.topic}>; rel="self"',
+    }
+    if attempt.secret:
+        headers["x-hub-signature"] = hub_signature(attempt.secret, body)
+    return headers
+
+
 def send_attempt(
     client: httpx.Client, settings: Settings, attempt: Attempt, now: datetime
 ) -> AttemptResult:
     """POST one delivery; any 2xx is delivered, everything else is an error to retry."""
     body = attempt.payload.encode()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": attempt.message_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(attempt.secret).sign(attempt.message_id, now, attempt.payload),
-    }
+    headers = _headers(attempt, body, settings, now)
     try:
         check_url(attempt.url, settings.allow_private_urls)
         with client.stream(

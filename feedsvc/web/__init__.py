@@ -11,7 +11,16 @@ from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
 from feedsvc.log import configure_logging
 from feedsvc.settings import Settings, load_settings
-from feedsvc.web import api, api_notify, api_sources, errors, feeds, public, websub_callback
+from feedsvc.web import (
+    api,
+    api_notify,
+    api_sources,
+    errors,
+    feeds,
+    hub,
+    public,
+    websub_callback,
+)
 from feedsvc.web.context import close_session
 
 
@@ -34,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api_sources.blueprint)
     app.register_blueprint(api_notify.blueprint)
+    app.register_blueprint(hub.blueprint)
     app.register_blueprint(websub_callback.blueprint)
     errors.init_app(app)
     return app

@@ -54,7 +54,20 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
     return {
         "id": delivery.id,
         "message_id": delivery.message_id,
-        "endpoint": {"id": delivery.endpoint.id, "url": delivery.endpoint.url},
+        "endpoint": (
+            {"id": delivery.endpoint.id, "url": delivery.endpoint.url}
+            if delivery.endpoint
+            else None
+        ),
+        "websub_subscription": (
+            {
+                "id": delivery.hub_subscription.id,
+                "topic": delivery.hub_subscription.topic,
+                "callback": delivery.hub_subscription.callback,
+            }
+            if delivery.hub_subscription
+            else None
+        ),
         "article_id": delivery.article_id,
         "state": delivery.state,
         "attempts": delivery.attempts,

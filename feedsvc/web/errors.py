@@ -19,7 +19,7 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
         if fields:
             body["fields"] = fields
         response = jsonify(body)
-    elif request.path.startswith("/feeds"):
+    elif request.path.startswith(("/feeds", "/hub", "/websub/")):  # machines: plain text
         response = Response(message + "\n", mimetype="text/plain")
     else:
         response = Response(render_template("error.html", status=status, message=message))

@@ -1,0 +1,172 @@
+"""The built-in WebSub hub (W3C WebSub §5-§7) for our own feeds, at /hub.
+
+- A subscription request is checked and recorded as an *intent* (202 Accepted); the worker
+  then verifies it with a GET on the callback carrying ``hub.challenge``, and only an echo
+  of the challenge with a 2xx activates it (or ends it, for an unsubscription). A request
+  for a topic that is not one of our feeds is denied: the callback gets ``hub.mode=denied``.
+- Topics are our feed URLs, in every format: ``BASE_URL/feeds/<slug>.<rss|atom|json>``.
+- Leases have a default and bounds (settings); expired subscriptions get nothing.
+- Content distribution is a delivery in the outbox (see ``outbox.announce_due``): a POST of
+  the topic's document with the new entries, its Content-Type, ``Link`` rel=hub and rel=self,
+  and ``X-Hub-Signature: sha256=...`` when the subscriber gave a secret.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedsvc.errors import InvalidInput, UnsafeURL
+from feedsvc.ingest.guard import check_url
+from feedsvc.models import Category, HubSubscription
+from feedsvc.settings import Settings
+from feedsvc.urls import ALL_FEED, FEED_FORMATS
+
+MAX_SECRET_BYTES = 199  # WebSub §5.1: hub.secret must be less than 200 bytes
+MAX_URL = 1000
+
+
+@dataclass(frozen=True)
+class TopicFeed:
+    slug: str
+    fmt: str
+
+
+def topic_feed(session: Session, settings: Settings, topic: str) -> TopicFeed | None:
+    """The feed a topic URL names, or None if it is not one of ours."""
+    prefix = f"{settings.base_url}/feeds/"
+    if not topic.startswith(prefix) or urlsplit(topic).query:
+        return None
+    slug, _, fmt = topic.removeprefix(prefix).rpartition(".")
+    if fmt not in FEED_FORMATS or not slug:
+        return None
+    if (
+        slug != ALL_FEED
+        and session.scalar(select(Category.id).where(Category.slug == slug)) is None
+    ):
+        return None
+    return TopicFeed(slug, fmt)
+
+
+def record_intent(
+    session: Session,
+    settings: Settings,
+    mode: str,
+    topic: str,
+    callback: str,
+    lease_seconds: str,
+    secret: str,
+    now: datetime,
+) -> None:
+    """Check a subscription request and keep it for verification (or for its denial)."""
+    if mode not in ("subscribe", "unsubscribe"):
+        raise InvalidInput("hub.mode must be subscribe or unsubscribe", {"hub.mode": mode})
+    if not topic or len(topic) > MAX_URL:
+        raise InvalidInput("hub.topic is missing or too long", {"hub.topic": "required"})
+    if not callback or len(callback) > MAX_URL:
+        raise InvalidInput("hub.callback is missing or too long", {"hub.callback": "required"})
+    try:
+        check_url(callback, settings.allow_private_urls)
+    except UnsafeURL as exc:
+        raise InvalidInput(str(exc), {"hub.callback": exc.fields.get("url", "refused")}) from exc
+    if len(secret.encode()) > MAX_SECRET_BYTES:
+        raise InvalidInput("hub.secret must be less than 200 bytes", {"hub.secret": "too long"})
+    if lease_seconds and not lease_seconds.isdigit():
+        raise InvalidInput("hub.lease_seconds must be a number", {"hub.lease_seconds": "number"})
+    lease = int(lease_seconds) if lease_seconds else settings.hub_lease_seconds
+    lease = min(max(lease, settings.hub_lease_min_seconds), settings.hub_lease_max_seconds)
+    subscription = session.scalar(
+        select(HubSubscription).where(
+            HubSubscription.topic == topic, HubSubscription.callback == callback
+        )
+    )
+    if subscription is None:
+        subscription = HubSubscription(
+            topic=topic, callback=callback, active=False, lease_seconds=lease, created_at=now
+        )
+        session.add(subscription)
+    known = topic_feed(session, settings, topic) is not None
+    subscription.intent = mode if known else "denied"
+    subscription.intent_secret = secret or None
+    subscription.intent_lease_seconds = lease
+    subscription.intent_reason = "" if known else "unknown topic: not one of our feeds"
+    subscription.intent_at = now
+
+
+@dataclass(frozen=True)
+class Intent:
+    subscription_id: int
+    mode: str
+    topic: str
+    callback: str
+    lease_seconds: int
+    reason: str
+
+
+def claim_intents(session: Session, settings: Settings, now: datetime, limit: int) -> list[Intent]:
+    rows = session.scalars(
+        select(HubSubscription)
+        .where(HubSubscription.intent != "", HubSubscription.intent_at <= now)
+        .order_by(HubSubscription.intent_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    intents = []
+    for row in rows:
+        row.intent_at = now + timedelta(seconds=settings.delivery_timeout * 2 + 10)  # a lease
+        intents.append(
+            Intent(
+                row.id,
+                row.intent,
+                row.topic,
+                row.callback,
+                row.intent_lease_seconds or 0,
+                row.intent_reason,
+            )
+        )
+    return intents
+
+
+def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> bool:
+    """GET the callback: a denial is only told; a (un)subscription must echo the challenge."""
+    params = {"hub.mode": intent.mode, "hub.topic": intent.topic}
+    if intent.mode == "denied":
+        params["hub.reason"] = intent.reason
+    else:
+        params["hub.challenge"] = secrets.token_urlsafe(24)
+        if intent.mode == "subscribe":
+            params["hub.lease_seconds"] = str(intent.lease_seconds)
+    try:
+        check_url(intent.callback, settings.allow_private_urls)
+        response = client.get(intent.callback, params=params, timeout=settings.delivery_timeout)
+    except (UnsafeURL, httpx.HTTPError):
+        return False
+    if intent.mode == "denied":
+        return True
+    return response.is_success and response.text == params["hub.challenge"]
+
+
+def record_verification(session: Session, intent: Intent, confirmed: bool, now: datetime) -> None:
+    subscription = session.get(HubSubscription, intent.subscription_id)
+    if subscription is None or subscription.intent != intent.mode:
+        return  # a newer request came meanwhile: it is verified on its own
+    if intent.mode == "subscribe" and confirmed:
+        subscription.active = True
+        subscription.secret = subscription.intent_secret
+        subscription.lease_seconds = intent.lease_seconds
+        subscription.expires_at = now + timedelta(seconds=intent.lease_seconds)
+    elif (intent.mode == "unsubscribe" and confirmed) or intent.mode == "denied":
+        subscription.active = False
+    subscription.intent, subscription.intent_secret = "", None
+    if not subscription.active and subscription.expires_at is None:
+        session.delete(subscription)  # never active: nothing to keep
+
+
+def hub_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
