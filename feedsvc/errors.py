@@ -40,3 +40,7 @@ class NotAFeed(FeedsvcError):
 
 class UpstreamError(FeedsvcError):
     """An upstream server could not be fetched (for a preview; a refresh records it)."""
+
+
+class RateLimited(FeedsvcError):
+    """Too many requests of one kind from one client; try again later."""

@@ -244,10 +244,49 @@ class HubSubscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class InstanceKey(Base):
+    """Random keys made once per installation (migration 0007), shared by every process:
+    ``signing`` signs CSRF tokens and e-mail links unless settings give ``secret_key``."""
+
+    __tablename__ = "instance_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class EmailSubscriber(Base):
+    """A citizen told about new articles by e-mail, once they confirmed their address."""
+
+    __tablename__ = "email_subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    frequency: Mapped[str] = mapped_column(String(20), default="immediate")  # or "daily"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateEvent(Base):
+    """One counted action (a subscription request from an address), for rate limits shared
+    by every process."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
-    The subscriber is a webhook endpoint or a WebSub subscription (exactly one is set).
+    The subscriber is a webhook endpoint, a WebSub subscription or an e-mail subscriber
+    (exactly one is set); an e-mail without an article is an address confirmation.
     ``message_id`` is sent with every attempt (``webhook-id``), so a receiver can tell a
     retry from a new message. ``payload`` is fixed when the delivery is made.
     """
@@ -256,6 +295,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "article_id"),
         UniqueConstraint("hub_subscription_id", "article_id"),
+        UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
     )
 
@@ -266,6 +306,9 @@ class Delivery(Base):
     )
     hub_subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("hub_subscriptions.id", ondelete="CASCADE")
+    )
+    email_subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("email_subscribers.id", ondelete="CASCADE")
     )
     content_type: Mapped[str] = mapped_column(String(100), default="application/json")
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
@@ -280,3 +323,4 @@ class Delivery(Base):
 
     endpoint: Mapped[WebhookEndpoint | None] = relationship()
     hub_subscription: Mapped[HubSubscription | None] = relationship()
+    email_subscriber: Mapped[EmailSubscriber | None] = relationship()

@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     hub_lease_max_seconds: int = Field(
         30 * 24 * 3600, ge=3600, description="Longest lease granted."
     )
+    secret_key: str = Field(
+        "", description="Signs CSRF tokens and e-mail links; empty: a key kept in the database."
+    )
+    smtp_host: str = Field("localhost", description="SMTP server for e-mail.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Its port.")
+    smtp_username: str = Field("", description="SMTP login, if the server wants one.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field(
+        "Cổng thông tin điện tử tỉnh <no-reply@example.vn>", description="Sender of e-mail."
+    )
+    subscribe_per_hour: int = Field(
+        5, ge=1, description="Subscription requests per hour from one IP address."
+    )
     notify_tick_seconds: int = Field(
         5, ge=1, le=3600, description="How often new articles and due deliveries are sent."
     )

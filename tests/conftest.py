@@ -86,6 +86,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def _empty_store(database: Database) -> None:
     with database.transaction() as session:
         for table in reversed(Base.metadata.sorted_tables):
+            if table.name == "instance_keys":
+                continue  # made once by the migration, like in production
             if table.name == "content_state":
                 session.execute(table.update().values(version=0))
             else:

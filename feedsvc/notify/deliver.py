@@ -13,6 +13,7 @@ import httpx
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
+from feedsvc.notify.email import send_emails
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
 from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
 from feedsvc.notify.webhooks import send_attempt
@@ -57,7 +58,10 @@ def deliver_due(
     client: httpx.Client | None = None,
     rng: random.Random | None = None,
 ) -> int:
-    """Send every due delivery, a claimed batch at a time; returns how many attempts."""
+    """Send every due delivery, a claimed batch at a time; returns how many attempts.
+
+    HTTP deliveries go out concurrently; a batch's mails over one SMTP connection.
+    """
     rng = rng or random.Random()
     sent = 0
     with ExitStack() as stack:
@@ -71,9 +75,9 @@ def deliver_due(
                 )
             if not attempts:
                 return sent
-            results = list(
-                pool.map(lambda a: send_attempt(client, settings, a, utcnow()), attempts)
-            )
+            by_http = [a for a in attempts if a.kind != "email"]
+            results = list(pool.map(lambda a: send_attempt(client, settings, a, utcnow()), by_http))
+            results += send_emails(settings, [a for a in attempts if a.kind == "email"])
             with database.transaction() as session:
                 record_attempts(session, settings, results, utcnow(), rng)
             sent += len(results)

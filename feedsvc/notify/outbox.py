@@ -11,24 +11,21 @@
 
 import json
 import random
-import secrets
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
 from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
-from feedsvc.models import Article, Delivery, HubSubscription, WebhookEndpoint
+from feedsvc.models import Article, Delivery, EmailSubscriber, HubSubscription, WebhookEndpoint
+from feedsvc.notify.email import email_rows
 from feedsvc.notify.hub import TopicFeed, topic_feed
+from feedsvc.notify.rows import Attempt, AttemptResult, delivery_row, insert_deliveries, matches
 from feedsvc.settings import Settings
-from feedsvc.text import normalise_search, to_local
+from feedsvc.text import to_local
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url, category_url, feed_url
 
 JITTER = 0.2
@@ -56,46 +53,6 @@ def article_event(article: Article, base_url: str, now: datetime) -> dict[str, A
             },
             "feeds": {fmt: feed_url(base_url, slug, fmt) for fmt in FEED_FORMATS},
         },
-    }
-
-
-def matches(endpoint: WebhookEndpoint, article: Article) -> bool:
-    """Categories and keywords (folded like the search text) an endpoint asked for."""
-    if endpoint.categories and article.category.slug not in endpoint.categories:
-        return False
-    return not endpoint.keywords or any(k in article.search_text for k in endpoint.keywords)
-
-
-def fold_keywords(keywords: Iterable[str]) -> list[str]:
-    return sorted({normalise_search(k) for k in keywords if normalise_search(k)})
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
-
-
-def _delivery_row(
-    now: datetime,
-    article_id: int,
-    payload: str,
-    content_type: str,
-    endpoint_id: int | None = None,
-    hub_subscription_id: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "message_id": f"msg_{secrets.token_hex(12)}",
-        "endpoint_id": endpoint_id,
-        "hub_subscription_id": hub_subscription_id,
-        "article_id": article_id,
-        "payload": payload,
-        "content_type": content_type,
-        "state": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": "",
-        "created_at": now,
     }
 
 
@@ -140,7 +97,7 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
                 documents[(feed.slug, feed.fmt)] = _document(session, settings, feed, now)
             body, content_type = documents[(feed.slug, feed.fmt)]
             rows.append(
-                _delivery_row(
+                delivery_row(
                     now, article.id, body, content_type, hub_subscription_id=subscription.id
                 )
             )
@@ -151,51 +108,35 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
                     article_event(article, settings.base_url, now), ensure_ascii=False
                 )
                 rows.append(
-                    _delivery_row(
+                    delivery_row(
                         now, article.id, payload, "application/json", endpoint_id=endpoint.id
                     )
                 )
         article.announced_at = now
+    rows += email_rows(session, settings, articles, now)
     for start in range(0, len(rows), 5000):
-        _insert_ignoring_duplicates(session, rows[start : start + 5000])
+        insert_deliveries(session, rows[start : start + 5000])
     return len(articles)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A claimed delivery: all its sender needs, read in the claiming transaction."""
-
-    delivery_id: int
-    message_id: str
-    endpoint_id: int | None  # a webhook; else a WebSub subscription of ``topic``
-    url: str
-    secret: str | None
-    payload: str
-    content_type: str
-    topic: str | None
-    attempts: int
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    attempt: Attempt
-    status: int | None
-    error: str  # "" when delivered
 
 
 def claim_deliveries(
     session: Session, settings: Settings, now: datetime, limit: int
 ) -> list[Attempt]:
     rows = session.execute(
-        select(Delivery, WebhookEndpoint, HubSubscription)
+        select(Delivery, WebhookEndpoint, HubSubscription, EmailSubscriber)
         .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
         .outerjoin(HubSubscription, Delivery.hub_subscription_id == HubSubscription.id)
+        .outerjoin(EmailSubscriber, Delivery.email_subscriber_id == EmailSubscriber.id)
         .where(
             Delivery.state == "pending",
             Delivery.next_attempt_at <= now,
             or_(
                 WebhookEndpoint.enabled.is_(True),
                 and_(HubSubscription.active.is_(True), HubSubscription.expires_at > now),
+                and_(  # confirmation mails go to addresses not confirmed yet
+                    EmailSubscriber.unsubscribed_at.is_(None),
+                    or_(EmailSubscriber.confirmed_at.is_not(None), Delivery.article_id.is_(None)),
+                ),
             ),
         )
         .order_by(Delivery.next_attempt_at)
@@ -205,18 +146,26 @@ def claim_deliveries(
     # A batch is sent in two rounds at most (see deliver.py): the lease outlasts two timeouts.
     lease = now + timedelta(seconds=settings.delivery_timeout * 2 + 10)
     attempts = []
-    for delivery, endpoint, subscription in rows:
+    for delivery, endpoint, subscription, subscriber in rows:
         delivery.next_attempt_at = lease  # a sender that dies leaves it due again then
+        if endpoint is not None:
+            kind, url, secret, topic = "webhook", endpoint.url, endpoint.secret, None
+        elif subscription is not None:
+            kind, url, secret = "websub", subscription.callback, subscription.secret
+            topic = subscription.topic
+        else:
+            kind, url, secret, topic = "email", subscriber.email, None, None
         attempts.append(
             Attempt(
                 delivery.id,
                 delivery.message_id,
+                kind,
                 endpoint.id if endpoint else None,
-                endpoint.url if endpoint else subscription.callback,
-                endpoint.secret if endpoint else subscription.secret,
+                url,
+                secret,
                 delivery.payload,
                 delivery.content_type,
-                None if endpoint else subscription.topic,
+                topic,
                 delivery.attempts,
             )
         )

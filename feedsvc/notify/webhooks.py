@@ -23,7 +23,7 @@ from feedsvc.ingest.fetch import connected_peer
 from feedsvc.ingest.guard import check_peer, check_url
 from feedsvc.models import Category, WebhookEndpoint
 from feedsvc.notify.hub import hub_signature
-from feedsvc.notify.outbox import Attempt, AttemptResult, fold_keywords
+from feedsvc.notify.rows import Attempt, AttemptResult, fold_keywords
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
 
@@ -113,7 +113,7 @@ def delete_endpoint(session: Session, endpoint_id: int) -> None:
 
 
 def _headers(attempt: Attempt, body: bytes, settings: Settings, now: datetime) -> dict[str, str]:
-    if attempt.topic is None:  # a webhook: Standard Webhooks
+    if attempt.kind == "webhook":  # Standard Webhooks
         return {
             "content-type": attempt.content_type,
             "webhook-id": attempt.message_id,

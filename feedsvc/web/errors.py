@@ -4,9 +4,17 @@ from flask import Flask, Response, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotAFeed, NotFound, UpstreamError
+from feedsvc.errors import (
+    Conflict,
+    FeedsvcError,
+    InvalidInput,
+    NotAFeed,
+    NotFound,
+    RateLimited,
+    UpstreamError,
+)
 
-STATUS = {NotFound: 404, Conflict: 409, NotAFeed: 422, UpstreamError: 502}
+STATUS = {NotFound: 404, Conflict: 409, NotAFeed: 422, RateLimited: 429, UpstreamError: 502}
 
 
 def _wants_json() -> bool:

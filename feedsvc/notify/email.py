@@ -1,0 +1,283 @@
+"""E-mail subscriptions: double opt-in, one-click unsubscribe (RFC 8058), the mails.
+
+- ``subscribe`` records (or updates) a subscriber and queues a confirmation mail in the
+  outbox; nothing else is sent until the address is confirmed through the signed link.
+- Links carry the subscriber's id signed with the instance key (itsdangerous), so no token
+  is stored; the confirmation link expires after three days.
+- Every mail has a text and an HTML part in Vietnamese, a visible unsubscribe link, and
+  ``List-Unsubscribe`` + ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. Headers with
+  Vietnamese text are encoded per RFC 2047 by the ``email`` package's SMTP policy.
+- ``send_emails`` sends a batch of attempts over one SMTP connection.
+"""
+
+import smtplib
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+from html import escape
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from feedsvc.errors import InvalidInput, NotFound, RateLimited
+from feedsvc.models import Article, Category, EmailSubscriber, InstanceKey, RateEvent
+from feedsvc.notify.rows import (
+    Attempt,
+    AttemptResult,
+    delivery_row,
+    fold_keywords,
+    insert_deliveries,
+    matches,
+)
+from feedsvc.settings import Settings
+from feedsvc.text import format_local
+from feedsvc.urls import article_url
+
+CONFIRM_MAX_AGE = timedelta(days=3)
+RESEND_AFTER = timedelta(minutes=10)
+
+
+class SubscribeForm(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    email: EmailStr
+    categories: list[str] = Field(default_factory=list)
+    keywords: str = Field("", max_length=500, description="Comma-separated words.")
+    frequency: str = Field("immediate", pattern="^(immediate|daily)$")
+
+
+def signing_key(session: Session, settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    key = session.get(InstanceKey, "signing")
+    if key is None:
+        raise NotFound("no signing key: run `feedsvc db upgrade`")
+    return key.value
+
+
+def _serializer(key: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=f"feedsvc-{purpose}")
+
+
+def make_token(key: str, purpose: str, subscriber_id: int) -> str:
+    return _serializer(key, purpose).dumps(subscriber_id)
+
+
+def read_token(key: str, purpose: str, token: str, max_age: timedelta | None) -> int:
+    try:
+        seconds = int(max_age.total_seconds()) if max_age else None
+        return int(_serializer(key, purpose).loads(token, max_age=seconds))
+    except SignatureExpired as exc:
+        raise InvalidInput("this link has expired; please subscribe again") from exc
+    except (BadSignature, ValueError) as exc:
+        raise NotFound("this link is not valid") from exc
+
+
+def count_request(session: Session, key: str, limit: int, now: datetime) -> None:
+    """Refuse the (limit+1)th request of ``key`` within an hour, for every process."""
+    hour_ago = now - timedelta(hours=1)
+    session.execute(delete(RateEvent).where(RateEvent.at < now - timedelta(days=1)))
+    recent = session.scalar(
+        select(func.count()).where(RateEvent.key == key, RateEvent.at > hour_ago)
+    )
+    if (recent or 0) >= limit:
+        raise RateLimited("too many subscription requests; please try again later")
+    session.add(RateEvent(key=key, at=now))
+
+
+def subscribe(
+    session: Session, settings: Settings, form: SubscribeForm, client_ip: str, now: datetime
+) -> None:
+    """Record the wish and queue a confirmation mail (at most one per address in 10 min).
+
+    The answer is the same whether the address was known or not, so the form tells nobody
+    who is subscribed.
+    """
+    count_request(session, f"subscribe:{client_ip}", settings.subscribe_per_hour, now)
+    known = set(session.scalars(select(Category.slug)))
+    if not set(form.categories) <= known:
+        raise InvalidInput("unknown category", {"categories": "choose from the list"})
+    email = form.email.lower()
+    subscriber = session.scalar(select(EmailSubscriber).where(EmailSubscriber.email == email))
+    if subscriber is None:
+        subscriber = EmailSubscriber(email=email, created_at=now)
+        session.add(subscriber)
+    subscriber.categories = sorted(set(form.categories))
+    subscriber.keywords = fold_keywords(form.keywords.split(","))
+    subscriber.frequency = form.frequency
+    if subscriber.unsubscribed_at is not None:  # coming back: confirm again
+        subscriber.unsubscribed_at, subscriber.confirmed_at = None, None
+    if subscriber.confirmed_at is not None:
+        return
+    sent = subscriber.confirmation_sent_at
+    if sent is not None and now - sent < RESEND_AFTER:
+        return
+    session.flush()
+    subscriber.confirmation_sent_at = now
+    key = signing_key(session, settings)
+    message = confirmation_mail(settings, subscriber, key, now)
+    row = delivery_row(now, None, message, "message/rfc822", email_subscriber_id=subscriber.id)
+    insert_deliveries(session, [row])
+
+
+def confirm(session: Session, settings: Settings, token: str, now: datetime) -> EmailSubscriber:
+    subscriber_id = read_token(signing_key(session, settings), "confirm", token, CONFIRM_MAX_AGE)
+    subscriber = session.get(EmailSubscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("this subscription no longer exists")
+    if subscriber.confirmed_at is None:
+        subscriber.confirmed_at, subscriber.unsubscribed_at = now, None
+    return subscriber
+
+
+def unsubscribe(session: Session, settings: Settings, token: str, now: datetime) -> None:
+    subscriber_id = read_token(signing_key(session, settings), "unsubscribe", token, None)
+    subscriber = session.get(EmailSubscriber, subscriber_id)
+    if subscriber is not None and subscriber.unsubscribed_at is None:
+        subscriber.unsubscribed_at = now
+
+
+def _mail(
+    settings: Settings,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    unsubscribe_url: str | None,
+    now: datetime,
+) -> str:
+    message = EmailMessage(policy=SMTP)
+    name, address = parseaddr(settings.mail_from)
+    message["From"] = Address(display_name=name, addr_spec=address)
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
+    if unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message.as_string()
+
+
+def confirmation_mail(
+    settings: Settings, subscriber: EmailSubscriber, key: str, now: datetime
+) -> str:
+    link = f"{settings.base_url}/subscribe/confirm/{make_token(key, 'confirm', subscriber.id)}"
+    text = (
+        f"Xin chào,\n\nĐể nhận tin từ {settings.site_title}, xin bấm vào liên kết sau "
+        f"(trong vòng 3 ngày):\n{link}\n\nNếu bạn không đăng ký, hãy bỏ qua thư này."
+    )
+    html = (
+        f"<p>Xin chào,</p><p>Để nhận tin từ {escape(settings.site_title)}, xin "
+        f'<a href="{escape(link)}">xác nhận đăng ký</a> (trong vòng 3 ngày).</p>'
+        "<p>Nếu bạn không đăng ký, hãy bỏ qua thư này.</p>"
+    )
+    return _mail(
+        settings,
+        subscriber.email,
+        f"Xác nhận đăng ký nhận tin – {settings.site_title}",
+        text,
+        html,
+        None,
+        now,
+    )
+
+
+def unsubscribe_url(settings: Settings, key: str, subscriber_id: int) -> str:
+    return f"{settings.base_url}/unsubscribe/{make_token(key, 'unsubscribe', subscriber_id)}"
+
+
+def article_mail(
+    settings: Settings,
+    subscriber: EmailSubscriber,
+    article: Article,
+    url: str,
+    key: str,
+    now: datetime,
+) -> str:
+    leave = unsubscribe_url(settings, key, subscriber.id)
+    when = format_local(article.published_at)
+    text = (
+        f"{article.title}\n{article.category.name} – {when}\n\n{article.summary}\n\n"
+        f"Đọc tiếp: {url}\n\n--\nHủy nhận tin: {leave}"
+    )
+    html = (
+        f'<h2><a href="{escape(url)}">{escape(article.title)}</a></h2>'
+        f"<p><small>{escape(article.category.name)} – {when}</small></p>"
+        f"<p>{escape(article.summary)}</p>"
+        f'<p><a href="{escape(url)}">Đọc tiếp</a></p><hr>'
+        f'<p><small><a href="{escape(leave)}">Hủy nhận tin</a></small></p>'
+    )
+    return _mail(settings, subscriber.email, f"Tin mới: {article.title}", text, html, leave, now)
+
+
+def email_rows(
+    session: Session, settings: Settings, articles: list[Article], now: datetime
+) -> list[dict[str, Any]]:
+    """Deliveries of the articles to confirmed subscribers who want each article at once."""
+    subscribers = list(
+        session.scalars(
+            select(EmailSubscriber).where(
+                EmailSubscriber.confirmed_at.is_not(None),
+                EmailSubscriber.unsubscribed_at.is_(None),
+                EmailSubscriber.frequency == "immediate",
+            )
+        )
+    )
+    if not subscribers:
+        return []
+    key = signing_key(session, settings)
+    rows = []
+    for article in articles:
+        url = article.link or article_url(settings.base_url, article.id, article.slug)
+        for subscriber in subscribers:
+            if matches(subscriber, article):
+                message = article_mail(settings, subscriber, article, url, key, now)
+                rows.append(
+                    delivery_row(
+                        now,
+                        article.id,
+                        message,
+                        "message/rfc822",
+                        email_subscriber_id=subscriber.id,
+                    )
+                )
+    return rows
+
+
+def send_emails(settings: Settings, attempts: list[Attempt]) -> list[AttemptResult]:
+    """Send a batch of mails over one SMTP connection."""
+    if not attempts:
+        return []
+    sender = parseaddr(settings.mail_from)[1]
+    try:
+        smtp = smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.delivery_timeout
+        )
+    except OSError as exc:
+        return [AttemptResult(a, None, f"SMTP server unreachable: {exc}") for a in attempts]
+    results = []
+    with smtp:
+        try:
+            if settings.smtp_starttls:
+                smtp.starttls()
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+        except smtplib.SMTPException as exc:
+            return [AttemptResult(a, None, f"SMTP: {exc}") for a in attempts]
+        for attempt in attempts:
+            try:
+                smtp.sendmail(sender, [attempt.url], attempt.payload.encode())
+                results.append(AttemptResult(attempt, 250, ""))
+            except smtplib.SMTPResponseException as exc:
+                results.append(AttemptResult(attempt, exc.smtp_code, f"SMTP {exc.smtp_code}"))
+            except (smtplib.SMTPException, OSError) as exc:
+                results.append(AttemptResult(attempt, None, f"SMTP: {exc}"))
+    return results

@@ -1,0 +1,80 @@
+"""The pieces every notification channel shares: delivery rows, attempts, filters."""
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from feedsvc.models import Article, Delivery, EmailSubscriber, WebhookEndpoint
+from feedsvc.text import normalise_search
+
+
+def matches(subscriber: WebhookEndpoint | EmailSubscriber, article: Article) -> bool:
+    """Categories and keywords (folded like the search text) a subscriber asked for."""
+    if subscriber.categories and article.category.slug not in subscriber.categories:
+        return False
+    return not subscriber.keywords or any(k in article.search_text for k in subscriber.keywords)
+
+
+def fold_keywords(keywords: Iterable[str]) -> list[str]:
+    return sorted({normalise_search(k) for k in keywords if normalise_search(k)})
+
+
+def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: what a rerun of a fan-out makes again is dropped."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
+
+
+def delivery_row(
+    now: datetime,
+    article_id: int | None,
+    payload: str,
+    content_type: str,
+    endpoint_id: int | None = None,
+    hub_subscription_id: int | None = None,
+    email_subscriber_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": f"msg_{secrets.token_hex(12)}",
+        "endpoint_id": endpoint_id,
+        "hub_subscription_id": hub_subscription_id,
+        "email_subscriber_id": email_subscriber_id,
+        "article_id": article_id,
+        "payload": payload,
+        "content_type": content_type,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "created_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed delivery: all its sender needs, read in the claiming transaction."""
+
+    delivery_id: int
+    message_id: str
+    kind: str  # "webhook", "websub" or "email"
+    endpoint_id: int | None  # the webhook endpoint, for its streak of failures
+    url: str  # where it goes: a URL, or an e-mail address
+    secret: str | None
+    payload: str
+    content_type: str
+    topic: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt: Attempt
+    status: int | None
+    error: str  # "" when delivered

@@ -1,0 +1,123 @@
+"""E-mail subscriptions: the form (CSRF, rate limit), double opt-in, mails read back from a
+real SMTP server (RFC 2047 subjects, text and HTML parts, RFC 8058 one-click unsubscribe)."""
+
+import re
+
+import pytest
+from lxml import html
+
+from feedsvc.notify.deliver import announce_new_articles, deliver_due
+from feedsvc.web import create_app
+from tests.conftest import publish
+from tests.mailserver import MailServer
+
+
+@pytest.fixture
+def mail():
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_settings(notify_settings, mail):
+    return notify_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mail.port})
+
+
+@pytest.fixture
+def site(mail_settings, api):
+    """A reader's browser: the public app, with cookies (the API client makes articles)."""
+    app = create_app(mail_settings)
+    yield app.test_client()
+    app.extensions["feedsvc.db"].dispose()
+
+
+def post_form(site, fields, ip="192.0.2.1"):
+    page = html.fromstring(site.get("/subscribe").data)
+    token = page.xpath("//input[@name='csrf_token']/@value")[0]
+    return site.post(
+        "/subscribe", data={"csrf_token": token, **fields}, environ_base={"REMOTE_ADDR": ip}
+    )
+
+
+def send(db, settings):
+    announce_new_articles(db, settings)
+    return deliver_due(db, settings)
+
+
+def link_in(message, pattern):
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(pattern, text).group(0)
+
+
+def test_double_opt_in_then_mails_with_one_click_unsubscribe(site, api, db, mail_settings, mail):
+    answer = post_form(
+        site, {"email": "Lan@Example.vn", "categories": ["thoi-su"], "frequency": "immediate"}
+    )
+    assert answer.status_code == 200 and "Kiểm tra hộp thư" in answer.data.decode()
+    publish(api, "Tin trước khi xác nhận")
+    send(db, mail_settings)
+    [confirmation] = mail.messages  # no article mail before the address is confirmed
+    assert confirmation["To"] == "lan@example.vn"
+    assert confirmation["Subject"].startswith("Xác nhận đăng ký nhận tin")
+    assert b"Subject: =?utf-8?" in mail.raw[0]  # RFC 2047
+    confirm_url = link_in(confirmation, r"http://feeds\.example\.vn/subscribe/confirm/\S+")
+    assert site.get(confirm_url.removeprefix("http://feeds.example.vn")).status_code == 200
+    publish(api, "Hội nghị tổng kết công tác thi đua")
+    publish(api, "Giá lúa tăng", category="kinh-te")  # not asked for
+    send(db, mail_settings)
+    [news] = mail.messages[1:]
+    assert news["Subject"] == "Tin mới: Hội nghị tổng kết công tác thi đua"
+    assert news["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe_url = news["List-Unsubscribe"].strip().strip("<>")  # may be folded
+    assert unsubscribe_url.startswith("http://feeds.example.vn/unsubscribe/")
+    text = news.get_body(preferencelist=("plain",)).get_content()
+    page = news.get_body(preferencelist=("html",)).get_content()
+    assert unsubscribe_url in text and unsubscribe_url in page  # visible in both parts
+    assert "Hủy nhận tin" in text and "Hội nghị tổng kết công tác thi đua" in page
+    # RFC 8058: the mail client POSTs to the link, without any form or CSRF token
+    one_click = site.post(
+        unsubscribe_url.removeprefix("http://feeds.example.vn"),
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    assert one_click.status_code == 200
+    publish(api, "Tin sau khi hủy")
+    send(db, mail_settings)
+    assert len(mail.messages) == 2
+
+
+def test_keywords_ignore_diacritics_and_one_connection_serves_a_batch(
+    site, api, db, mail_settings, mail
+):
+    for n in range(3):
+        post_form(
+            site,
+            {"email": f"dan{n}@example.vn", "keywords": "THI DUA, nong thon moi"},
+            ip=f"192.0.2.{n + 10}",
+        )
+    send(db, mail_settings)
+    for confirmation in mail.messages:
+        url = link_in(confirmation, r"http://feeds\.example\.vn/subscribe/confirm/\S+")
+        site.get(url.removeprefix("http://feeds.example.vn"))
+    mail.messages.clear()
+    mail.connections = 0
+    publish(api, "Phát động phong trào thi đua", category="kinh-te")
+    publish(api, "Giá vàng hôm nay")
+    send(db, mail_settings)
+    assert sorted(m["To"] for m in mail.messages) == [f"dan{n}@example.vn" for n in range(3)]
+    assert mail.connections == 1
+
+
+def test_the_form_is_protected_and_rate_limited(site, mail_settings):
+    no_token = site.post("/subscribe", data={"email": "a@example.vn"})
+    assert no_token.status_code == 400
+    invalid = post_form(site, {"email": "không phải địa chỉ"})
+    assert invalid.status_code == 422 and "Địa chỉ không hợp lệ" in invalid.data.decode()
+    for n in range(mail_settings.subscribe_per_hour):  # the invalid one was not counted
+        assert post_form(site, {"email": f"a{n}@example.vn"}).status_code == 200
+    assert post_form(site, {"email": "b@example.vn"}).status_code == 429
+    assert post_form(site, {"email": "b@example.vn"}, ip="198.51.100.7").status_code == 200
+
+
+def test_bad_links_get_clear_answers(site):
+    assert site.get("/subscribe/confirm/forged").status_code == 404
+    assert site.post("/unsubscribe/forged").status_code == 404
