@@ -268,6 +268,8 @@ class EmailSubscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Daily digests cover articles published up to this instant (the last digest time).
+    digest_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateEvent(Base):

@@ -15,7 +15,12 @@ from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
-from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hub_intents
+from feedsvc.notify.deliver import (
+    announce_new_articles,
+    deliver_due,
+    queue_daily_digests,
+    verify_hub_intents,
+)
 from feedsvc.settings import Settings
 
 
@@ -47,6 +52,7 @@ class Jobs:
             ("announce-new-articles", announce_new_articles, (database, settings)),
             ("deliver-due", deliver_due, (database, settings, self.client)),
             ("verify-hub-intents", verify_hub_intents, (database, settings, self.client)),
+            ("queue-daily-digests", queue_daily_digests, (database, settings)),
         ):
             self.scheduler.add_job(
                 job,

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         "Cổng thông tin điện tử tỉnh <no-reply@example.vn>", description="Sender of e-mail."
     )
+    digest_time: str = Field(
+        "07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time of daily digests."
+    )
     subscribe_per_hour: int = Field(
         5, ge=1, description="Subscription requests per hour from one IP address."
     )

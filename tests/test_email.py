@@ -121,3 +121,47 @@ def test_the_form_is_protected_and_rate_limited(site, mail_settings):
 def test_bad_links_get_clear_answers(site):
     assert site.get("/subscribe/confirm/forged").status_code == 404
     assert site.post("/unsubscribe/forged").status_code == 404
+
+
+def test_daily_digest_groups_the_day_by_category_and_is_silent_without_news(
+    site, api, db, mail_settings, mail
+):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from feedsvc.models import Delivery
+    from feedsvc.notify.email import last_digest_time, queue_digests
+    from feedsvc.text import utcnow
+
+    post_form(site, {"email": "sang@example.vn", "frequency": "daily"})
+    send(db, mail_settings)
+    url = link_in(mail.messages.pop(), r"http://feeds\.example\.vn/subscribe/confirm/\S+")
+    site.get(url.removeprefix("http://feeds.example.vn"))
+    due = last_digest_time(mail_settings, utcnow() + timedelta(days=2))
+    for title, category, before in [
+        ("Khai mạc kỳ họp Hội đồng nhân dân", "thoi-su", 2),
+        ("Xuất khẩu gạo tăng", "kinh-te", 3),
+        ("Tin của hôm kia", "thoi-su", 30),  # before the previous digest: not again
+    ]:
+        publish(
+            api, title, category=category, published_at=(due - timedelta(hours=before)).isoformat()
+        )
+
+    def run_digest_at(now):
+        with db.transaction() as session:
+            queue_digests(session, mail_settings, now)
+            session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        deliver_due(db, mail_settings)
+
+    run_digest_at(due + timedelta(minutes=5))
+    [digest] = mail.messages
+    assert digest["Subject"].startswith("Bản tin ngày ")
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = digest.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert "THỜI SỰ\n- Khai mạc kỳ họp Hội đồng nhân dân" in text
+    assert "KINH TẾ\n- Xuất khẩu gạo tăng" in text
+    assert "Tin của hôm kia" not in text
+    run_digest_at(due + timedelta(minutes=10))  # served already
+    run_digest_at(due + timedelta(days=1, minutes=5))  # a day with nothing new: no mail
+    assert len(mail.messages) == 1

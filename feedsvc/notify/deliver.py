@@ -13,7 +13,7 @@ import httpx
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
-from feedsvc.notify.email import send_emails
+from feedsvc.notify.email import queue_digests, send_emails
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
 from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
 from feedsvc.notify.webhooks import send_attempt
@@ -27,6 +27,17 @@ def announce_new_articles(database: Database, settings: Settings) -> int:
     while True:
         with database.transaction() as session:
             count = announce_due(session, settings, utcnow())
+        if not count:
+            return total
+        total += count
+
+
+def queue_daily_digests(database: Database, settings: Settings) -> int:
+    """Queue every daily digest that is due; returns how many subscribers were served."""
+    total = 0
+    while True:
+        with database.transaction() as session:
+            count = queue_digests(session, settings, utcnow())
         if not count:
             return total
         total += count

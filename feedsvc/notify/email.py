@@ -21,8 +21,8 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import InvalidInput, NotFound, RateLimited
 from feedsvc.models import Article, Category, EmailSubscriber, InstanceKey, RateEvent
@@ -35,7 +35,7 @@ from feedsvc.notify.rows import (
     matches,
 )
 from feedsvc.settings import Settings
-from feedsvc.text import format_local
+from feedsvc.text import as_utc, format_local, to_local
 from feedsvc.urls import article_url
 
 CONFIRM_MAX_AGE = timedelta(days=3)
@@ -281,3 +281,95 @@ def send_emails(settings: Settings, attempts: list[Attempt]) -> list[AttemptResu
             except (smtplib.SMTPException, OSError) as exc:
                 results.append(AttemptResult(attempt, None, f"SMTP: {exc}"))
     return results
+
+
+def last_digest_time(settings: Settings, now: datetime) -> datetime:
+    """The latest daily digest instant at or before ``now`` (``digest_time``, local time)."""
+    local = to_local(now)
+    hour, minute = map(int, settings.digest_time.split(":"))
+    today = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return as_utc(today if today <= local else today - timedelta(days=1))
+
+
+def digest_mail(
+    settings: Settings,
+    subscriber: EmailSubscriber,
+    articles: list[Article],
+    day: datetime,
+    key: str,
+    now: datetime,
+) -> str:
+    leave = unsubscribe_url(settings, key, subscriber.id)
+    groups: dict[str, list[Article]] = {}
+    for article in articles:
+        groups.setdefault(article.category.name, []).append(article)
+    text_parts, html_parts = [], []
+    for name, items in groups.items():
+        text_parts.append(name.upper())
+        html_parts.append(f"<h2>{escape(name)}</h2><ul>")
+        for article in items:
+            url = article.link or article_url(settings.base_url, article.id, article.slug)
+            text_parts.append(f"- {article.title}\n  {url}")
+            html_parts.append(f'<li><a href="{escape(url)}">{escape(article.title)}</a></li>')
+        text_parts.append("")
+        html_parts.append("</ul>")
+    date = format_local(day, with_time=False)
+    text = "\n".join([f"Tin mới ngày {date}", "", *text_parts, "--", f"Hủy nhận tin: {leave}"])
+    html = (
+        f"<h1>Tin mới ngày {date}</h1>{''.join(html_parts)}<hr>"
+        f'<p><small><a href="{escape(leave)}">Hủy nhận tin</a></small></p>'
+    )
+    subject = f"Bản tin ngày {date} – {settings.site_title}"
+    return _mail(settings, subscriber.email, subject, text, html, leave, now)
+
+
+def queue_digests(session: Session, settings: Settings, now: datetime, limit: int = 500) -> int:
+    """Queue the digest of every daily subscriber not served for the last digest time.
+
+    A digest holds the articles published since the previous one (at most a day back, never
+    before the subscriber confirmed), grouped by category; when there is nothing, no mail is
+    sent but the subscriber is marked served. Returns the number of subscribers handled.
+    """
+    due_at = last_digest_time(settings, now)
+    subscribers = list(
+        session.scalars(
+            select(EmailSubscriber)
+            .where(
+                EmailSubscriber.frequency == "daily",
+                EmailSubscriber.confirmed_at.is_not(None),
+                EmailSubscriber.unsubscribed_at.is_(None),
+                or_(
+                    EmailSubscriber.digest_through.is_(None),
+                    EmailSubscriber.digest_through < due_at,
+                ),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not subscribers:
+        return 0
+    key = signing_key(session, settings)
+    earliest = due_at - timedelta(days=1)
+    articles = list(
+        session.scalars(
+            select(Article)
+            .options(joinedload(Article.category))
+            .where(Article.published_at > earliest, Article.published_at <= due_at)
+            .order_by(Article.published_at.desc())
+        )
+    )
+    rows = []
+    for subscriber in subscribers:
+        since = max(subscriber.digest_through or earliest, subscriber.confirmed_at or earliest)
+        chosen = [a for a in articles if a.published_at > since and matches(subscriber, a)]
+        if chosen:
+            message = digest_mail(settings, subscriber, chosen, due_at, key, now)
+            rows.append(
+                delivery_row(
+                    now, None, message, "message/rfc822", email_subscriber_id=subscriber.id
+                )
+            )
+        subscriber.digest_through = due_at
+    insert_deliveries(session, rows)
+    return len(subscribers)

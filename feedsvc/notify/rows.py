@@ -27,6 +27,8 @@ def fold_keywords(keywords: Iterable[str]) -> list[str]:
 
 def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: what a rerun of a fan-out makes again is dropped."""
+    if not rows:  # an executemany of nothing would insert one row of defaults
+        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
