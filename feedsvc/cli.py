@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict), 2
 import random
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -283,7 +284,7 @@ def serve(ctx: _Context, bind: str | None) -> None:
 
         def start_jobs() -> None:  # in the gunicorn worker, after its fork
             ctx.database.engine.dispose(close=False)  # pooled before the fork: the master's
-            running.append(Jobs(settings, ctx.database, blocking=False))
+            running.append(Jobs(settings, ctx.database))
             running[-1].start()
 
         def stop_jobs() -> None:
@@ -302,13 +303,15 @@ def worker(ctx: _Context) -> None:
     from feedsvc.scheduler import Jobs
 
     with _errors_to_exit_codes():
-        jobs = Jobs(ctx.settings, ctx.database, blocking=True)
+        jobs = Jobs(ctx.settings, ctx.database)
+        stopping = threading.Event()
 
         def stop(_signum: int, _frame: Any) -> None:
-            jobs.stop()
+            stopping.set()  # only that: the main thread stops the jobs, outside the handler
 
         signal.signal(signal.SIGTERM, stop)
-        jobs.start()
+        signal.signal(signal.SIGINT, stop)
+        jobs.run_until(stopping)
 
 
 if __name__ == "__main__":

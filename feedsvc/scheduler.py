@@ -5,11 +5,10 @@ workers may run this scheduler against one PostgreSQL database: the services cla
 work with row locks, so running a job in two processes at once does no work twice.
 """
 
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
@@ -25,19 +24,18 @@ from feedsvc.settings import Settings
 
 
 class Jobs:
-    """The scheduler and the processes its fetches parse in, started and stopped together.
+    """The scheduler (in its own threads) and the processes its fetches parse in, started
+    and stopped together, by ``feedsvc worker`` and inside ``feedsvc serve``'s web process.
 
-    ``blocking``: ``start`` runs the jobs until ``stop`` (a worker); otherwise in a thread
-    (``feedsvc serve``, inside its web process).
+    ``stop`` waits for running jobs; never call it from a signal handler, which may have
+    interrupted the very thread holding the scheduler's locks: set an event there instead
+    (see ``run_until``).
     """
 
-    def __init__(self, settings: Settings, database: Database, blocking: bool) -> None:
-        self.blocking = blocking
+    def __init__(self, settings: Settings, database: Database) -> None:
         self.parsers = ParserPool(settings.parse_processes)
         self.client = new_client(settings)
-        self.scheduler: BaseScheduler = (
-            BlockingScheduler(timezone="UTC") if blocking else BackgroundScheduler(timezone="UTC")
-        )
+        self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
             refresh_due_sources,
             "interval",
@@ -66,17 +64,18 @@ class Jobs:
             )
 
     def start(self) -> None:
-        try:
-            self.scheduler.start()
-        finally:
-            if self.blocking:  # start() returned: the jobs have stopped
-                self._close()
+        self.scheduler.start()
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
-        if not self.blocking:
-            self._close()
-
-    def _close(self) -> None:
         self.parsers.close()
         self.client.close()
+
+    def run_until(self, stopping: threading.Event) -> None:
+        """Run the jobs until ``stopping`` is set (by a signal handler), then stop them."""
+        self.start()
+        try:
+            while not stopping.wait(timeout=1):
+                pass
+        finally:
+            self.stop()
