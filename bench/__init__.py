@@ -5,6 +5,8 @@
 - ``cold_build``: building a 50-item feed without the cache, 1,000 against 100,000 articles.
 - ``ingest``: 100 upstream feeds × 50 entries: cold ingest against bare feedparser and against
   the reader library, and a second poll (all 304) against the cold one.
+- ``notify``: one article to 10,000 webhooks and 1,000 mail subscribers against a bare loop
+  making the same calls; the worker's peak memory.
 
 Nothing here is imported by feedsvc; the stores are made through feedsvc's own services
 (``data``) in databases made for the run (``databases``).

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only serving|cold|ingest] [--database sqlite|postgresql]`.
+"""`python -m bench [--quick] [--only serving|cold|ingest|notify] [--database ...]`.
 
 Prints each benchmark's table, writes the raw figures to bench/results/latest.json.
 Exit status: 0 all targets met, 1 a target missed, 2 a tool, server or valid config is missing,
@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, cold_build, ingest, serving, wrk
+from bench import BenchError, cold_build, ingest, notify, serving, wrk
 from bench.databases import BACKENDS, RESULTS_DIR, Databases
 from bench.gunicorn import FEEDSVC_CONFIG
 from bench.report import machine, revision
 from feedsvc.errors import ConfigurationError
 
-BENCHMARKS = ("serving", "cold", "ingest")
+BENCHMARKS = ("serving", "cold", "ingest", "notify")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             if "ingest" in selected:
                 results["ingest"] = ingest.run(databases, args.quick)
                 ingest.print_report(results["ingest"])
+            if "notify" in selected:
+                results["notify"] = notify.run(databases, args.quick)
+                notify.print_report(results["notify"])
         finally:
             databases.close()
     except BenchError as exc:

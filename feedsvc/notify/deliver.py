@@ -15,7 +15,12 @@ from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
 from feedsvc.notify.email import queue_digests, send_emails
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
-from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
+from feedsvc.notify.outbox import (
+    BATCH_ROUNDS,
+    announce_due,
+    claim_deliveries,
+    record_attempts,
+)
 from feedsvc.notify.webhooks import send_attempt
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
@@ -82,7 +87,7 @@ def deliver_due(
         while True:
             with database.transaction() as session:
                 attempts = claim_deliveries(
-                    session, settings, utcnow(), settings.delivery_concurrency * 2
+                    session, settings, utcnow(), settings.delivery_concurrency * BATCH_ROUNDS
                 )
             if not attempts:
                 return sent

@@ -238,7 +238,7 @@ def email_rows(
     for article in articles:
         url = article.link or article_url(settings.base_url, article.id, article.slug)
         for subscriber in subscribers:
-            if matches(subscriber, article):
+            if matches(subscriber.categories, subscriber.keywords, article):
                 message = article_mail(settings, subscriber, article, url, key, now)
                 rows.append(
                     delivery_row(
@@ -362,7 +362,11 @@ def queue_digests(session: Session, settings: Settings, now: datetime, limit: in
     rows = []
     for subscriber in subscribers:
         since = max(subscriber.digest_through or earliest, subscriber.confirmed_at or earliest)
-        chosen = [a for a in articles if a.published_at > since and matches(subscriber, a)]
+        chosen = [
+            a
+            for a in articles
+            if a.published_at > since and matches(subscriber.categories, subscriber.keywords, a)
+        ]
         if chosen:
             message = digest_mail(settings, subscriber, chosen, due_at, key, now)
             rows.append(

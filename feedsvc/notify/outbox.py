@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ from feedsvc.text import to_local
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url, category_url, feed_url
 
 JITTER = 0.2
+BATCH_ROUNDS = 8  # a claimed batch holds delivery_concurrency × this many deliveries
 
 
 def article_event(article: Article, base_url: str, now: datetime) -> dict[str, Any]:
@@ -78,7 +79,11 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
     )
     if not articles:
         return 0
-    endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled)))
+    endpoints = session.execute(  # rows, not ORM objects: there may be tens of thousands
+        select(WebhookEndpoint.id, WebhookEndpoint.categories, WebhookEndpoint.keywords).where(
+            WebhookEndpoint.enabled
+        )
+    ).all()
     subscriptions = [
         (subscription, topic_feed(session, settings, subscription.topic))
         for subscription in session.scalars(
@@ -103,7 +108,7 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
             )
         payload = None
         for endpoint in endpoints:
-            if matches(endpoint, article):
+            if matches(endpoint.categories, endpoint.keywords, article):
                 payload = payload or json.dumps(
                     article_event(article, settings.base_url, now), ensure_ascii=False
                 )
@@ -143,8 +148,8 @@ def claim_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     ).all()
-    # A batch is sent in two rounds at most (see deliver.py): the lease outlasts two timeouts.
-    lease = now + timedelta(seconds=settings.delivery_timeout * 2 + 10)
+    # A batch is sent in BATCH_ROUNDS rounds at most (see deliver.py): the lease outlasts them.
+    lease = now + timedelta(seconds=settings.delivery_timeout * BATCH_ROUNDS + 10)
     attempts = []
     for delivery, endpoint, subscription, subscriber in rows:
         delivery.next_attempt_at = lease  # a sender that dies leaves it due again then
@@ -188,33 +193,64 @@ def record_attempts(
     now: datetime,
     rng: random.Random,
 ) -> None:
-    """Store a batch of attempts, and each endpoint's streak of failures."""
+    """Store a batch of attempts (one executemany), and each endpoint's streak of failures."""
+    delivered: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for result in results:
         attempts = result.attempt.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_status": result.status}
+        row: dict[str, Any] = {
+            "b_id": result.attempt.delivery_id,
+            "attempts": attempts,
+            "status": result.status,
+        }
         if not result.error:
-            values.update(state="delivered", delivered_at=now, last_error="")
-        else:
-            dead = attempts >= settings.delivery_max_attempts
-            values.update(
-                last_error=result.error,
-                state="dead" if dead else "pending",
-                next_attempt_at=now if dead else retry_at(attempts, settings, now, rng),
-            )
+            delivered.append(row)
+            continue
+        dead = attempts >= settings.delivery_max_attempts
+        row.update(
+            error=result.error,
+            state="dead" if dead else "pending",
+            next=now if dead else retry_at(attempts, settings, now, rng),
+        )
+        failed.append(row)
+    table: Table = Delivery.__table__  # type: ignore[assignment]  # Core executemany, not ORM bulk
+    bulk = update(table).where(table.c.id == bindparam("b_id"))
+    if delivered:
         session.execute(
-            update(Delivery).where(Delivery.id == result.attempt.delivery_id).values(**values)
+            bulk.values(
+                attempts=bindparam("attempts"),
+                last_status=bindparam("status"),
+                state="delivered",
+                delivered_at=now,
+                last_error="",
+            ),
+            delivered,
+        )
+    if failed:
+        session.execute(
+            bulk.values(
+                attempts=bindparam("attempts"),
+                last_status=bindparam("status"),
+                state=bindparam("state"),
+                last_error=bindparam("error"),
+                next_attempt_at=bindparam("next"),
+            ),
+            failed,
         )
     webhooks = [r for r in results if r.attempt.endpoint_id is not None]
     delivered_to = {r.attempt.endpoint_id for r in webhooks if not r.error}
+    if delivered_to:
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id.in_(delivered_to), WebhookEndpoint.consecutive_failures != 0)
+            .values(consecutive_failures=0)
+        )
     failures = Counter(r.attempt.endpoint_id for r in webhooks if r.error)
-    for endpoint_id in delivered_to | failures.keys():
+    for endpoint_id, count in failures.items():
         endpoint = session.get(WebhookEndpoint, endpoint_id)
-        if endpoint is None:
+        if endpoint is None or endpoint_id in delivered_to:
             continue
-        if endpoint_id in delivered_to:
-            endpoint.consecutive_failures = 0
-        else:
-            endpoint.consecutive_failures += failures[endpoint_id]
+        endpoint.consecutive_failures += count
         if endpoint.enabled and endpoint.consecutive_failures >= settings.webhook_max_failures:
             endpoint.enabled = False
             endpoint.disabled_reason = f"{endpoint.consecutive_failures} failed deliveries in a row"

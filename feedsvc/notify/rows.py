@@ -10,15 +10,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from feedsvc.models import Article, Delivery, EmailSubscriber, WebhookEndpoint
+from feedsvc.models import Article, Delivery
 from feedsvc.text import normalise_search
 
 
-def matches(subscriber: WebhookEndpoint | EmailSubscriber, article: Article) -> bool:
-    """Categories and keywords (folded like the search text) a subscriber asked for."""
-    if subscriber.categories and article.category.slug not in subscriber.categories:
+def matches(categories: list[str], keywords: list[str], article: Article) -> bool:
+    """Whether an article passes a subscriber's filters: categories, and keywords folded like
+    the search text (empty: no filter)."""
+    if categories and article.category.slug not in categories:
         return False
-    return not subscriber.keywords or any(k in article.search_text for k in subscriber.keywords)
+    return not keywords or any(keyword in article.search_text for keyword in keywords)
 
 
 def fold_keywords(keywords: Iterable[str]) -> list[str]:
