@@ -20,7 +20,13 @@ from bench.gunicorn import FEEDSVC_CONFIG
 from bench.report import machine, revision
 from feedsvc.errors import ConfigurationError
 
-BENCHMARKS = ("serving", "cold", "ingest", "notify")
+MODULES: dict[str, Any] = {
+    "serving": serving,
+    "cold": cold_build,
+    "ingest": ingest,
+    "notify": notify,
+}
+BENCHMARKS = tuple(MODULES)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -56,18 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         databases = Databases(args.database)
         results["database_version"] = databases.server_version
         try:
-            if "serving" in selected:
-                results["serving"] = serving.run(databases, args.quick)
-                serving.print_report(results["serving"])
-            if "cold" in selected:
-                results["cold"] = cold_build.run(databases, args.quick)
-                cold_build.print_report(results["cold"])
-            if "ingest" in selected:
-                results["ingest"] = ingest.run(databases, args.quick)
-                ingest.print_report(results["ingest"])
-            if "notify" in selected:
-                results["notify"] = notify.run(databases, args.quick)
-                notify.print_report(results["notify"])
+            for name in selected:
+                module = MODULES[name]
+                results[name] = module.run(databases, args.quick)
+                module.print_report(results[name])
         finally:
             databases.close()
     except BenchError as exc:

@@ -1,28 +1,11 @@
 """/api/v1/sources: CRUD, health, fetch now and preview, through the HTTP client."""
 
-import pytest
-
-from feedsvc.text import utcnow
-from feedsvc.tokens import create_token
-from feedsvc.web import create_app
-
 RSS = """<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
 <title>Sở Y tế</title><link>http://syt.example.vn/</link><description>d</description>
 <item><title>Tiêm chủng</title><link>http://syt.example.vn/1</link><guid>1</guid>
 <category>Thời sự</category></item>
 <item><title>Khám bệnh</title><link>http://syt.example.vn/2</link><guid>2</guid></item>
 </channel></rss>"""
-
-
-@pytest.fixture
-def api(sources, ingest_settings, db):
-    app = create_app(ingest_settings)
-    with db.transaction() as session:
-        token = create_token(session, "admin", utcnow())[1]
-    client = app.test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    yield client
-    app.extensions["feedsvc.db"].dispose()
 
 
 def test_every_sources_endpoint_needs_a_token(client):

@@ -6,10 +6,12 @@ deliveries due again when the lease ends; they are sent again with the same mess
 """
 
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import httpx
+from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
@@ -26,26 +28,25 @@ from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 
 
-def announce_new_articles(database: Database, settings: Settings) -> int:
-    """Make the deliveries of every visible, unannounced article; returns how many."""
+def _in_batches(database: Database, step: Callable[[Session], int]) -> int:
+    """Run ``step`` in one transaction after another until it does nothing; the total."""
     total = 0
     while True:
         with database.transaction() as session:
-            count = announce_due(session, settings, utcnow())
+            count = step(session)
         if not count:
             return total
         total += count
+
+
+def announce_new_articles(database: Database, settings: Settings) -> int:
+    """Make the deliveries of every visible, unannounced article; returns how many."""
+    return _in_batches(database, lambda session: announce_due(session, settings, utcnow()))
 
 
 def queue_daily_digests(database: Database, settings: Settings) -> int:
     """Queue every daily digest that is due; returns how many subscribers were served."""
-    total = 0
-    while True:
-        with database.transaction() as session:
-            count = queue_digests(session, settings, utcnow())
-        if not count:
-            return total
-        total += count
+    return _in_batches(database, lambda session: queue_digests(session, settings, utcnow()))
 
 
 def verify_hub_intents(
