@@ -52,3 +52,10 @@ def test_unknown_key_in_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("FEEDSVC_CONFIG", str(config))
     with pytest.raises(ConfigurationError, match="feed_itmes"):
         load_settings()
+
+
+def test_an_unmigrated_database_is_named_as_the_problem(tmp_path):
+    from feedsvc.web import create_app
+
+    with pytest.raises(ConfigurationError, match="run `feedsvc db upgrade`"):
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))

@@ -7,7 +7,7 @@ alone, and a hit in the per-process cache returns prebuilt (and pre-gzipped) byt
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.http import http_date, is_resource_modified, quote_etag
 
 from feedsvc.categories import list_categories
@@ -66,13 +66,11 @@ class _Headers:
     full: list[tuple[str, str]]
 
 
-_headers_made: dict[str, _Headers] = {}
-
-
 def _headers(
     served_etag: str, last_modified: datetime, link: str, media_type: str, gzip_ok: bool
 ) -> _Headers:
-    made = _headers_made.get(served_etag)
+    memo: dict[str, _Headers] = current_app.extensions.setdefault("feedsvc.feed_headers", {})
+    made = memo.get(served_etag)
     if made is None:
         common = [
             ("ETag", quote_etag(served_etag)),
@@ -85,9 +83,9 @@ def _headers(
         full = [*common, ("Content-Type", media_type)]
         if gzip_ok:
             full.append(("Content-Encoding", "gzip"))
-        if len(_headers_made) > 10_000:  # old versions' entries: start afresh
-            _headers_made.clear()
-        made = _headers_made[served_etag] = _Headers(common, full)
+        if len(memo) > 10_000:  # old versions' entries: start afresh
+            memo.clear()
+        made = memo[served_etag] = _Headers(common, full)
     return made
 
 

@@ -5,7 +5,7 @@ one-click target that mail clients call without a form, so it is exempt from CSR
 signed token is its proof).
 """
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from pydantic import ValidationError
 
 from feedsvc.categories import list_categories
@@ -16,6 +16,14 @@ from feedsvc.web.errors import validation_fields
 from feedsvc.web.public import feed_links
 
 blueprint = Blueprint("subscribe", __name__)
+
+
+@blueprint.before_request
+def check_csrf() -> None:
+    """Every form post carries the CSRF token, except the RFC 8058 one-click unsubscribe,
+    which mail clients send without a form: its signed link is the proof."""
+    if request.endpoint != "subscribe.one_click_unsubscribe":
+        current_app.extensions["csrf"].protect()
 
 
 def _form_page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
