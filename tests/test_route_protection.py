@@ -3,7 +3,7 @@ URL map is enumerated and each such route must be classified here."""
 
 import pytest
 
-from feedsvc.web.sessions import MACHINE_BLUEPRINTS
+from feedsvc.web.sessions import MACHINE_PATHS
 
 TOKEN_BLUEPRINTS = {"api", "api_sources", "api_notify"}  # Authorization: Bearer
 PROTOCOL_ENDPOINTS = {  # public by the protocol; each checks its own proof
@@ -32,7 +32,13 @@ def test_every_writing_route_is_classified(writes):
             or rule.endpoint in PROTOCOL_ENDPOINTS
             or blueprint in FORM_BLUEPRINTS
         ), f"{rule.rule} ({rule.endpoint}) is not protected by a token, a protocol or CSRF"
-    assert TOKEN_BLUEPRINTS <= MACHINE_BLUEPRINTS
+
+
+def test_machine_facing_routes_are_where_no_session_is_opened(app):
+    machine = TOKEN_BLUEPRINTS | {"feeds", "hub", "websub_callback"}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in machine:
+            assert rule.rule.startswith(MACHINE_PATHS), rule.rule
 
 
 def test_token_routes_refuse_anonymous_writes(client, writes):

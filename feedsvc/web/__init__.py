@@ -5,7 +5,7 @@ and the environment), tests call ``create_app(settings)``.
 """
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.db import create_database
@@ -61,10 +61,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_notify.blueprint)
     app.register_blueprint(hub.blueprint)
     app.register_blueprint(subscribe.blueprint)
-    # CSRF is checked by the blueprints that take forms (subscribe; see its before_request),
-    # not on every request: feeds and the token API have no forms and no session.
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    CSRFProtect(app)
+    # CSRF tokens (Flask-WTF) are checked by the blueprints that take forms (see subscribe's
+    # before_request), not by a hook on every request: feeds and the API have no forms.
+    app.jinja_env.globals["csrf_token"] = generate_csrf
     app.register_blueprint(websub_callback.blueprint)
     errors.init_app(app)
     return app
