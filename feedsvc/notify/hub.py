@@ -14,6 +14,7 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -38,18 +39,19 @@ class TopicFeed:
     fmt: str
 
 
-def topic_feed(session: Session, settings: Settings, topic: str) -> TopicFeed | None:
-    """The feed a topic URL names, or None if it is not one of ours."""
+def category_slugs(session: Session) -> set[str]:
+    return set(session.scalars(select(Category.slug)))
+
+
+def topic_feed(settings: Settings, slugs: Collection[str], topic: str) -> TopicFeed | None:
+    """The feed a topic URL names (``slugs``: our categories), or None if it is not ours."""
     prefix = f"{settings.base_url}/feeds/"
     if not topic.startswith(prefix) or urlsplit(topic).query:
         return None
     slug, _, fmt = topic.removeprefix(prefix).rpartition(".")
     if fmt not in FEED_FORMATS or not slug:
         return None
-    if (
-        slug != ALL_FEED
-        and session.scalar(select(Category.id).where(Category.slug == slug)) is None
-    ):
+    if slug != ALL_FEED and slug not in slugs:
         return None
     return TopicFeed(slug, fmt)
 
@@ -91,7 +93,7 @@ def record_intent(
             topic=topic, callback=callback, active=False, lease_seconds=lease, created_at=now
         )
         session.add(subscription)
-    known = topic_feed(session, settings, topic) is not None
+    known = topic_feed(settings, category_slugs(session), topic) is not None
     subscription.intent = mode if known else "denied"
     subscription.intent_secret = secret or None
     subscription.intent_lease_seconds = lease

@@ -22,7 +22,7 @@ from feedsvc.errors import Conflict, NotFound
 from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
 from feedsvc.models import Article, Delivery, EmailSubscriber, HubSubscription, WebhookEndpoint
 from feedsvc.notify.email import email_rows
-from feedsvc.notify.hub import TopicFeed, topic_feed
+from feedsvc.notify.hub import TopicFeed, category_slugs, topic_feed
 from feedsvc.notify.rows import Attempt, AttemptResult, delivery_row, insert_deliveries, matches
 from feedsvc.settings import Settings
 from feedsvc.text import to_local
@@ -84,8 +84,9 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
             WebhookEndpoint.enabled
         )
     ).all()
+    slugs = category_slugs(session)
     subscriptions = [
-        (subscription, topic_feed(session, settings, subscription.topic))
+        (subscription, topic_feed(settings, slugs, subscription.topic))
         for subscription in session.scalars(
             select(HubSubscription).where(
                 HubSubscription.active.is_(True), HubSubscription.expires_at > now
