@@ -8,6 +8,8 @@ FEEDSVC_TEST_REQUIRE_POSTGRES=1 (as in .ci/run), which makes that a failure.
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -242,3 +244,22 @@ def publish(api, title: str, category: str = "thoi-su", **fields: object) -> dic
     response = api.post("/api/v1/articles", json={"category": category, "title": title, **fields})
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
+
+
+def start_worker(database_url: str, log: Path, **settings: str) -> "subprocess.Popen[bytes]":
+    """A real `feedsvc worker` on ``database_url``, with FEEDSVC_<NAME> settings, logging to
+    ``log`` (appended). Loopback receivers and upstreams are allowed."""
+    env = {
+        **os.environ,
+        "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
+        "FEEDSVC_DATABASE_URL": database_url,
+        "FEEDSVC_ALLOW_PRIVATE_URLS": "true",
+        **{f"FEEDSVC_{name.upper()}": value for name, value in settings.items()},
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "feedsvc"), "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -1,13 +1,9 @@
 """Killing a worker (SIGKILL) in the middle of a fan-out loses nothing: after a restart every
 subscriber receives the article, and any repeat carries the same webhook-id."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,20 +13,10 @@ from feedsvc.models import Delivery
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import ROOT, Store, _empty_store
+from tests.conftest import Store, _empty_store, start_worker
 from tests.receiver import Receiver
 
 ENDPOINTS = 20
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "feedsvc"), "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
@@ -56,24 +42,20 @@ def test_sigkill_mid_fan_out_loses_nothing(postgresql_url, tmp_path):
                     session, EndpointCreate(url=f"{receiver.url}/e{n}"), settings, utcnow()
                 )
         store.article("thoi-su", "Tin khẩn", published_at=utcnow())
-        env = {
-            **os.environ,
-            "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
-            "FEEDSVC_DATABASE_URL": postgresql_url,
-            "FEEDSVC_ALLOW_PRIVATE_URLS": "true",
-            "FEEDSVC_NOTIFY_TICK_SECONDS": "1",
-            "FEEDSVC_DELIVERY_CONCURRENCY": "2",
-            "FEEDSVC_DELIVERY_TIMEOUT": "1",
+        worker_settings = {
+            "notify_tick_seconds": "1",
+            "delivery_concurrency": "2",
+            "delivery_timeout": "1",
         }
         log = tmp_path / "workers.log"
-        first = start_worker(env, log)
+        first = start_worker(postgresql_url, log, **worker_settings)
         # The first answer arrives while the rest of its batch is still being sent (0.3 s each,
         # two at a time): the batch is not recorded yet when the worker is killed.
         assert wait_until(lambda: len(receiver.received) >= 1, 30), log.read_text()
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert len({r.path for r in receiver.received}) < ENDPOINTS  # really mid fan-out
-        second = start_worker(env, log)
+        second = start_worker(postgresql_url, log, **worker_settings)
 
         def all_delivered() -> bool:
             with database.transaction() as session:

@@ -9,7 +9,6 @@ import pytest
 from feedsvc.errors import UnsafeURL
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
-from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -149,7 +148,3 @@ def test_one_bad_source_never_stops_the_others(sources, upstream, db, ingest_set
     assert "ConnectError" in outcomes[dead].error
     assert sources.get(bad).last_error.startswith("not a feed")
     assert refresh_due_sources(db, ingest_settings) == []  # nothing due any more
-
-
-def test_settings_for_these_tests_allow_loopback(ingest_settings: Settings):
-    assert ingest_settings.allow_private_urls

@@ -1,12 +1,8 @@
 """Several `feedsvc worker` processes on one PostgreSQL database share the due sources:
 each source is fetched once per interval, never by two workers."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +10,7 @@ from sqlalchemy import func, select
 from feedsvc.db import create_database
 from feedsvc.models import Source
 from feedsvc.settings import Settings
-from tests.conftest import ROOT, Store, _empty_store
+from tests.conftest import Store, _empty_store, start_worker
 from tests.ingest_helpers import Sources
 
 RSS = (
@@ -36,22 +32,11 @@ def test_two_workers_never_fetch_a_source_twice(postgresql_url, upstream, tmp_pa
         # slow answers, so that both workers are busy at the same time
         source_id = sources.add(upstream.serve(f"/{n}", RSS.format(n=n), delay=0.3))
         sources.make_due(source_id, sources.get(source_id).created_at)
-    env = {
-        **os.environ,
-        "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
-        "FEEDSVC_DATABASE_URL": postgresql_url,
-        "FEEDSVC_ALLOW_PRIVATE_URLS": "true",
-        "FEEDSVC_SCHEDULER_TICK_SECONDS": "1",
-        "FEEDSVC_FETCH_CONCURRENCY": "2",
-    }
-    feedsvc = str(Path(sys.executable).parent / "feedsvc")
     logs = [tmp_path / f"worker{n}.log" for n in range(2)]
-    workers = []
-    for log in logs:
-        with log.open("wb") as out:
-            workers.append(
-                subprocess.Popen([feedsvc, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
-            )
+    workers = [
+        start_worker(postgresql_url, log, scheduler_tick_seconds="1", fetch_concurrency="2")
+        for log in logs
+    ]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
