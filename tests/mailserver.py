@@ -14,6 +14,7 @@ class MailServer:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.raw: list[bytes] = []
+        self.mail_options: list[list[str]] = []  # MAIL FROM parameters, e.g. BODY=8BITMIME
         self.connections = 0
         server = self
 
@@ -25,6 +26,7 @@ class MailServer:
 
             async def handle_DATA(self, _server, _session, envelope):  # type: ignore[no-untyped-def]
                 server.raw.append(envelope.original_content or envelope.content)
+                server.mail_options.append(envelope.mail_options)
                 server.messages.append(message_from_bytes(envelope.content, policy=default))
                 return "250 OK"
 

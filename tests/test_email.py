@@ -105,6 +105,19 @@ def test_keywords_ignore_diacritics_and_one_connection_serves_a_batch(
     send(db, mail_settings)
     assert sorted(m["To"] for m in mail.messages) == [f"dan{n}@example.vn" for n in range(3)]
     assert mail.connections == 1
+    # one template filled in per subscriber: each mail is its own
+    assert len({m["Message-ID"] for m in mail.messages}) == 3
+    leave = [m["List-Unsubscribe"].strip("<>") for m in mail.messages]
+    assert len(set(leave)) == 3
+    for message, url in zip(mail.messages, leave, strict=True):
+        assert url in message.get_body(preferencelist=("plain",)).get_content()
+        assert url in message.get_body(preferencelist=("html",)).get_content()
+    assert all("BODY=8BITMIME" in options for options in mail.mail_options)
+    assert max(len(line) for raw in mail.raw for line in raw.splitlines()) <= 998
+    site.post(leave[0].removeprefix("http://feeds.example.vn"))  # only dan0 leaves
+    publish(api, "Thi đua yêu nước")
+    send(db, mail_settings)
+    assert sorted(m["To"] for m in mail.messages[3:]) == ["dan1@example.vn", "dan2@example.vn"]
 
 
 def test_the_form_is_protected_and_rate_limited(site, mail_settings):
@@ -112,6 +125,8 @@ def test_the_form_is_protected_and_rate_limited(site, mail_settings):
     assert no_token.status_code == 400
     invalid = post_form(site, {"email": "không phải địa chỉ"})
     assert invalid.status_code == 422 and "Địa chỉ không hợp lệ" in invalid.data.decode()
+    unicode = post_form(site, {"email": "lan@bưuđiện.vn"})
+    assert unicode.status_code == 422 and "Địa chỉ không hợp lệ" in unicode.data.decode()
     for n in range(mail_settings.subscribe_per_hour):  # the invalid one was not counted
         assert post_form(site, {"email": f"a{n}@example.vn"}).status_code == 200
     assert post_form(site, {"email": "b@example.vn"}).status_code == 429

@@ -7,7 +7,7 @@ deliveries due again when the lease ends; they are sent again with the same mess
 
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 
 import httpx
@@ -23,6 +23,7 @@ from feedsvc.notify.outbox import (
     claim_deliveries,
     record_attempts,
 )
+from feedsvc.notify.rows import Attempt, AttemptResult
 from feedsvc.notify.webhooks import send_attempt
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
@@ -77,7 +78,8 @@ def deliver_due(
 ) -> int:
     """Send every due delivery, a claimed batch at a time; returns how many attempts.
 
-    HTTP deliveries go out concurrently; a batch's mails over one SMTP connection.
+    A pipeline: while the pool sends one batch (HTTP deliveries concurrently, the mails over
+    one SMTP connection), this thread records the batch before it and claims the next.
     """
     rng = rng or random.Random()
     sent = 0
@@ -85,16 +87,27 @@ def deliver_due(
         if client is None:
             client = stack.enter_context(new_client(settings))
         pool = stack.enter_context(ThreadPoolExecutor(settings.delivery_concurrency))
+
+        def start(attempts: list[Attempt]) -> list[Future[list[AttemptResult]]]:
+            mails = [a for a in attempts if a.kind == "email"]
+            sending = [pool.submit(send_emails, settings, mails)] if mails else []
+            return sending + [
+                pool.submit(lambda a: [send_attempt(client, settings, a, utcnow())], attempt)
+                for attempt in attempts
+                if attempt.kind != "email"
+            ]
+
+        in_flight: list[Future[list[AttemptResult]]] = []
         while True:
             with database.transaction() as session:
-                attempts = claim_deliveries(
+                claimed = claim_deliveries(
                     session, settings, utcnow(), settings.delivery_concurrency * BATCH_ROUNDS
                 )
-            if not attempts:
+            sending, in_flight = in_flight, start(claimed)
+            results = [result for future in sending for result in future.result()]
+            if results:
+                with database.transaction() as session:
+                    record_attempts(session, settings, results, utcnow(), rng)
+                sent += len(results)
+            if not claimed:
                 return sent
-            by_http = [a for a in attempts if a.kind != "email"]
-            results = list(pool.map(lambda a: send_attempt(client, settings, a, utcnow()), by_http))
-            results += send_emails(settings, [a for a in attempts if a.kind == "email"])
-            with database.transaction() as session:
-                record_attempts(session, settings, results, utcnow(), rng)
-            sent += len(results)

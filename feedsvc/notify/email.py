@@ -11,6 +11,8 @@
 """
 
 import smtplib
+import textwrap
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -20,7 +22,7 @@ from html import escape
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -49,6 +51,15 @@ class SubscribeForm(BaseModel):
     categories: list[str] = Field(default_factory=list)
     keywords: str = Field("", max_length=500, description="Comma-separated words.")
     frequency: str = Field("immediate", pattern="^(immediate|daily)$")
+
+    @field_validator("email")
+    @classmethod
+    def _ascii_address(cls, value: str) -> str:
+        """Mails are addressed in plain headers: internationalised addresses (SMTPUTF8) are
+        not supported."""
+        if not value.isascii():
+            raise ValueError("only ASCII addresses are supported")
+        return value
 
 
 def signing_key(session: Session, settings: Settings) -> str:
@@ -150,6 +161,8 @@ def _mail(
     html: str,
     unsubscribe_url: str | None,
     now: datetime,
+    message_id: str | None = None,
+    cte: str | None = None,
 ) -> str:
     message = EmailMessage(policy=SMTP)
     name, address = parseaddr(settings.mail_from)
@@ -157,13 +170,17 @@ def _mail(
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
+    message["Message-ID"] = message_id or _message_id(settings)
     if unsubscribe_url:
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message.as_string()
+    message.set_content(text, cte=cte)
+    message.add_alternative(html, subtype="html", cte=cte)
+    return message.as_bytes().decode()
+
+
+def _message_id(settings: Settings) -> str:
+    return make_msgid(domain=parseaddr(settings.mail_from)[1].rpartition("@")[2] or None)
 
 
 def confirmation_mail(
@@ -194,28 +211,77 @@ def unsubscribe_url(settings: Settings, key: str, subscriber_id: int) -> str:
     return f"{settings.base_url}/unsubscribe/{make_token(key, 'unsubscribe', subscriber_id)}"
 
 
-def article_mail(
+# Placeholders of the article mail template, filled in for each subscriber.
+_RECIPIENT = "recipient@feedsvc.invalid"
+_UNSUBSCRIBE = "https://feedsvc.invalid/unsubscribe"
+_MESSAGE_ID = "<message-id@feedsvc.invalid>"
+
+
+def _wrapped(text: str) -> str:
+    """At most 76 characters a line (8-bit bodies must keep lines under 998 bytes)."""
+    return textwrap.fill(text, 76, break_on_hyphens=False)
+
+
+def article_mails(
     settings: Settings,
-    subscriber: EmailSubscriber,
     article: Article,
-    url: str,
+    subscribers: list[EmailSubscriber],
     key: str,
     now: datetime,
-) -> str:
-    leave = unsubscribe_url(settings, key, subscriber.id)
-    when = format_local(article.published_at)
-    text = (
-        f"{article.title}\n{article.category.name} – {when}\n\n{article.summary}\n\n"
-        f"Đọc tiếp: {url}\n\n--\nHủy nhận tin: {leave}"
+) -> Iterator[tuple[EmailSubscriber, str]]:
+    """The article's mail to each subscriber.
+
+    Composing a mail with the ``email`` package costs about a millisecond (RFC 2047 folding
+    of the Vietnamese subject most of it), so the mail is composed once with placeholders
+    for the recipient, the Message-ID and the unsubscribe link, and filled in per
+    subscriber. The bodies are 8-bit UTF-8 (sent with BODY=8BITMIME) so that the
+    placeholders stay intact; text is wrapped and every URL (bounded: the portal's own) is
+    on a line of its own, so no line nears the 998-byte limit.
+    """
+    url = article_url(settings.base_url, article.id, article.slug)
+    byline = f"{article.category.name} – {format_local(article.published_at)}"
+    text = "\n".join(
+        [
+            _wrapped(article.title),
+            _wrapped(byline),
+            "",
+            _wrapped(article.summary),
+            "",
+            "Đọc tiếp:",
+            url,
+            "",
+            "--",
+            "Hủy nhận tin:",
+            _UNSUBSCRIBE,
+        ]
     )
-    html = (
-        f'<h2><a href="{escape(url)}">{escape(article.title)}</a></h2>'
-        f"<p><small>{escape(article.category.name)} – {when}</small></p>"
-        f"<p>{escape(article.summary)}</p>"
-        f'<p><a href="{escape(url)}">Đọc tiếp</a></p><hr>'
-        f'<p><small><a href="{escape(leave)}">Hủy nhận tin</a></small></p>'
+    html = "\n".join(
+        [
+            f'<h2><a href="{escape(url)}">',
+            _wrapped(escape(article.title)),
+            "</a></h2>",
+            f"<p><small>{_wrapped(escape(byline))}</small></p>",
+            f"<p>{_wrapped(escape(article.summary))}</p>",
+            f'<p><a href="{escape(url)}">',
+            "Đọc tiếp</a></p><hr>",
+            f'<p><small><a href="{_UNSUBSCRIBE}">',
+            "Hủy nhận tin</a></small></p>",
+        ]
     )
-    return _mail(settings, subscriber.email, f"Tin mới: {article.title}", text, html, leave, now)
+    subject = f"Tin mới: {article.title}"
+    template = _mail(
+        settings, _RECIPIENT, subject, text, html, _UNSUBSCRIBE, now, _MESSAGE_ID, "8bit"
+    )
+    for subscriber in subscribers:
+        leave = unsubscribe_url(settings, key, subscriber.id)  # URL-safe: same in HTML
+        yield (
+            subscriber,
+            (
+                template.replace(_RECIPIENT, subscriber.email, 1)
+                .replace(_MESSAGE_ID, _message_id(settings), 1)
+                .replace(_UNSUBSCRIBE, leave)
+            ),
+        )
 
 
 def email_rows(
@@ -236,24 +302,22 @@ def email_rows(
     key = signing_key(session, settings)
     rows = []
     for article in articles:
-        url = article.link or article_url(settings.base_url, article.id, article.slug)
-        for subscriber in subscribers:
-            if matches(subscriber.categories, subscriber.keywords, article):
-                message = article_mail(settings, subscriber, article, url, key, now)
-                rows.append(
-                    delivery_row(
-                        now,
-                        article.id,
-                        message,
-                        "message/rfc822",
-                        email_subscriber_id=subscriber.id,
-                    )
+        wanting = [s for s in subscribers if matches(s.categories, s.keywords, article)]
+        for subscriber, message in article_mails(settings, article, wanting, key, now):
+            rows.append(
+                delivery_row(
+                    now, article.id, message, "message/rfc822", email_subscriber_id=subscriber.id
                 )
+            )
     return rows
 
 
 def send_emails(settings: Settings, attempts: list[Attempt]) -> list[AttemptResult]:
-    """Send a batch of mails over one SMTP connection."""
+    """Send a batch of mails over one SMTP connection.
+
+    Article mails have 8-bit bodies: they go with BODY=8BITMIME, which every current SMTP
+    server offers; one that does not gets them refused with that reason, not mangled.
+    """
     if not attempts:
         return []
     sender = parseaddr(settings.mail_from)[1]
@@ -270,11 +334,18 @@ def send_emails(settings: Settings, attempts: list[Attempt]) -> list[AttemptResu
                 smtp.starttls()
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
+            smtp.ehlo_or_helo_if_needed()
         except smtplib.SMTPException as exc:
             return [AttemptResult(a, None, f"SMTP: {exc}") for a in attempts]
+        eight_bit = smtp.has_extn("8bitmime")
         for attempt in attempts:
+            message = attempt.payload.encode()
+            if not message.isascii() and not eight_bit:
+                results.append(AttemptResult(attempt, None, "SMTP server lacks 8BITMIME"))
+                continue
             try:
-                smtp.sendmail(sender, [attempt.url], attempt.payload.encode())
+                options = ["BODY=8BITMIME"] if eight_bit else []
+                smtp.sendmail(sender, [attempt.url], message, options)
                 results.append(AttemptResult(attempt, 250, ""))
             except smtplib.SMTPResponseException as exc:
                 results.append(AttemptResult(attempt, exc.smtp_code, f"SMTP {exc.smtp_code}"))

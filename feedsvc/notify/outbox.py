@@ -128,8 +128,27 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
 def claim_deliveries(
     session: Session, settings: Settings, now: datetime, limit: int
 ) -> list[Attempt]:
+    """Lock up to ``limit`` due deliveries and lease them to this sender.
+
+    Columns, not ORM objects, and one UPDATE for the lease: this runs once per batch while
+    the previous batch is being sent, in the same process.
+    """
     rows = session.execute(
-        select(Delivery, WebhookEndpoint, HubSubscription, EmailSubscriber)
+        select(
+            Delivery.id,
+            Delivery.message_id,
+            Delivery.payload,
+            Delivery.content_type,
+            Delivery.attempts,
+            Delivery.email_subscriber_id,
+            WebhookEndpoint.id.label("endpoint_id"),
+            WebhookEndpoint.url.label("endpoint_url"),
+            WebhookEndpoint.secret.label("endpoint_secret"),
+            HubSubscription.callback,
+            HubSubscription.secret.label("hub_secret"),
+            HubSubscription.topic,
+            EmailSubscriber.email,
+        )
         .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
         .outerjoin(HubSubscription, Delivery.hub_subscription_id == HubSubscription.id)
         .outerjoin(EmailSubscriber, Delivery.email_subscriber_id == EmailSubscriber.id)
@@ -149,30 +168,40 @@ def claim_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     ).all()
-    # A batch is sent in BATCH_ROUNDS rounds at most (see deliver.py): the lease outlasts them.
-    lease = now + timedelta(seconds=settings.delivery_timeout * BATCH_ROUNDS + 10)
+    if not rows:
+        return []
+    # The lease outlasts the sending (see deliver.py), so that a sender that dies leaves its
+    # deliveries due again: a batch waits for the one before it, each takes BATCH_ROUNDS
+    # rounds at most, and its mails go one after another.
+    mails = sum(1 for row in rows if row.email_subscriber_id is not None)
+    rounds = 2 * BATCH_ROUNDS + mails
+    lease = now + timedelta(seconds=settings.delivery_timeout * rounds + 10)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_([row.id for row in rows]))
+        .values(next_attempt_at=lease)
+        .execution_options(synchronize_session=False)
+    )
     attempts = []
-    for delivery, endpoint, subscription, subscriber in rows:
-        delivery.next_attempt_at = lease  # a sender that dies leaves it due again then
-        if endpoint is not None:
-            kind, url, secret, topic = "webhook", endpoint.url, endpoint.secret, None
-        elif subscription is not None:
-            kind, url, secret = "websub", subscription.callback, subscription.secret
-            topic = subscription.topic
+    for row in rows:
+        if row.endpoint_id is not None:
+            kind, url, secret, topic = "webhook", row.endpoint_url, row.endpoint_secret, None
+        elif row.callback is not None:
+            kind, url, secret, topic = "websub", row.callback, row.hub_secret, row.topic
         else:
-            kind, url, secret, topic = "email", subscriber.email, None, None
+            kind, url, secret, topic = "email", row.email, None, None
         attempts.append(
             Attempt(
-                delivery.id,
-                delivery.message_id,
+                row.id,
+                row.message_id,
                 kind,
-                endpoint.id if endpoint else None,
+                row.endpoint_id,
                 url,
                 secret,
-                delivery.payload,
-                delivery.content_type,
+                row.payload,
+                row.content_type,
                 topic,
-                delivery.attempts,
+                row.attempts,
             )
         )
     return attempts
@@ -194,42 +223,45 @@ def record_attempts(
     now: datetime,
     rng: random.Random,
 ) -> None:
-    """Store a batch of attempts (one executemany), and each endpoint's streak of failures."""
-    delivered: list[dict[str, Any]] = []
+    """Store a batch of attempts: the delivered with one UPDATE per status code, the failed
+    with one executemany; and each webhook endpoint's streak of failures."""
+    delivered: dict[int | None, list[int]] = {}  # status -> delivery ids
     failed: list[dict[str, Any]] = []
     for result in results:
-        attempts = result.attempt.attempts + 1
-        row: dict[str, Any] = {
-            "b_id": result.attempt.delivery_id,
-            "attempts": attempts,
-            "status": result.status,
-        }
         if not result.error:
-            delivered.append(row)
+            delivered.setdefault(result.status, []).append(result.attempt.delivery_id)
             continue
+        attempts = result.attempt.attempts + 1
         dead = attempts >= settings.delivery_max_attempts
-        row.update(
-            error=result.error,
-            state="dead" if dead else "pending",
-            next=now if dead else retry_at(attempts, settings, now, rng),
+        failed.append(
+            {
+                "b_id": result.attempt.delivery_id,
+                "attempts": attempts,
+                "status": result.status,
+                "error": result.error,
+                "state": "dead" if dead else "pending",
+                "next": now if dead else retry_at(attempts, settings, now, rng),
+            }
         )
-        failed.append(row)
-    table: Table = Delivery.__table__  # type: ignore[assignment]  # Core executemany, not ORM bulk
-    bulk = update(table).where(table.c.id == bindparam("b_id"))
-    if delivered:
+    for status, ids in delivered.items():  # one UPDATE per status code, not one per row
         session.execute(
-            bulk.values(
-                attempts=bindparam("attempts"),
-                last_status=bindparam("status"),
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(
+                attempts=Delivery.attempts + 1,
+                last_status=status,
                 state="delivered",
                 delivered_at=now,
                 last_error="",
-            ),
-            delivered,
+            )
+            .execution_options(synchronize_session=False)
         )
     if failed:
+        table: Table = Delivery.__table__  # type: ignore[assignment]  # Core executemany
         session.execute(
-            bulk.values(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
                 attempts=bindparam("attempts"),
                 last_status=bindparam("status"),
                 state=bindparam("state"),

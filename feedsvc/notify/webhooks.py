@@ -131,6 +131,19 @@ def _headers(attempt: Attempt, body: bytes, settings: Settings, now: datetime) -
     return headers
 
 
+ANSWER_LIMIT = 64 * 1024  # bytes of an answer read; past it, the connection is dropped
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read the answer's body, up to ANSWER_LIMIT: only a response read to its end lets its
+    keep-alive connection go back to the pool (else every delivery opens a new one)."""
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > ANSWER_LIMIT:
+            return
+
+
 def send_attempt(
     client: httpx.Client, settings: Settings, attempt: Attempt, now: datetime
 ) -> AttemptResult:
@@ -143,6 +156,7 @@ def send_attempt(
             "POST", attempt.url, content=body, headers=headers, timeout=settings.delivery_timeout
         ) as response:
             check_peer(connected_peer(response), settings.allow_private_urls)
+            _drain(response)
             if response.is_success:
                 return AttemptResult(attempt, response.status_code, "")
             return AttemptResult(
