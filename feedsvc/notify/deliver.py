@@ -90,7 +90,10 @@ def deliver_due(
 
         def start(attempts: list[Attempt]) -> list[Future[list[AttemptResult]]]:
             mails = [a for a in attempts if a.kind == "email"]
-            sending = [pool.submit(send_emails, settings, mails)] if mails else []
+            sending = [  # a connection per BATCH_ROUNDS mails: as long as a thread's HTTP share
+                pool.submit(send_emails, settings, mails[start : start + BATCH_ROUNDS])
+                for start in range(0, len(mails), BATCH_ROUNDS)
+            ]
             return sending + [
                 pool.submit(lambda a: [send_attempt(client, settings, a, utcnow())], attempt)
                 for attempt in attempts

@@ -171,10 +171,9 @@ def claim_deliveries(
     if not rows:
         return []
     # The lease outlasts the sending (see deliver.py), so that a sender that dies leaves its
-    # deliveries due again: a batch waits for the one before it, each takes BATCH_ROUNDS
-    # rounds at most, and its mails go one after another.
-    mails = sum(1 for row in rows if row.email_subscriber_id is not None)
-    rounds = 2 * BATCH_ROUNDS + mails
+    # deliveries due again: a batch waits for the one before it, and each thread's share of
+    # a batch is BATCH_ROUNDS sends at most (mails: plus an SMTP connection and greeting).
+    rounds = 2 * (BATCH_ROUNDS + 2)
     lease = now + timedelta(seconds=settings.delivery_timeout * rounds + 10)
     session.execute(
         update(Delivery)

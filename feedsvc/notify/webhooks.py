@@ -112,7 +112,10 @@ def delete_endpoint(session: Session, endpoint_id: int) -> None:
     session.delete(get_endpoint(session, endpoint_id))
 
 
-def _headers(attempt: Attempt, body: bytes, settings: Settings, now: datetime) -> dict[str, str]:
+def signed_headers(
+    attempt: Attempt, body: bytes, settings: Settings, now: datetime
+) -> dict[str, str]:
+    """The headers of a webhook (Standard Webhooks) or WebSub delivery, signatures included."""
     if attempt.kind == "webhook":  # Standard Webhooks
         return {
             "content-type": attempt.content_type,
@@ -149,7 +152,7 @@ def send_attempt(
 ) -> AttemptResult:
     """POST one delivery; any 2xx is delivered, everything else is an error to retry."""
     body = attempt.payload.encode()
-    headers = _headers(attempt, body, settings, now)
+    headers = signed_headers(attempt, body, settings, now)
     try:
         check_url(attempt.url, settings.allow_private_urls)
         with client.stream(
