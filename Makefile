@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run demo test lint check bench clean
+.PHONY: install run demo test lint check bench clean translations
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("feedsvc needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -40,3 +40,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache
+
+## Admin UI strings: extract them, merge them into the English catalog, compile it.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
+		-o feedsvc/web/translations/messages.pot feedsvc/web
+	$(BIN)/pybabel update -i feedsvc/web/translations/messages.pot -d feedsvc/web/translations
+	$(BIN)/pybabel compile -d feedsvc/web/translations

@@ -190,19 +190,37 @@ def get_visible_article(session: Session, article_id: int, now: datetime) -> Art
     return article
 
 
-def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnElement[bool]]:
-    """Conditions of visible articles, optionally of one category and matching a keyword query.
+def _matching(category_id: int | None, query: str) -> list[ColumnElement[bool]]:
+    """Conditions of articles of one category (if given) matching a keyword query.
 
     The query is folded like the stored search text, so "thi dua" finds "thi đua"; every word
     must occur.
     """
-    conditions = [Article.published_at <= now]
+    conditions = []
     if category_id is not None:
         conditions.append(Article.category_id == category_id)
     for word in normalise_search(query).split():
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Article.search_text.like(f"%{escaped}%", escape="\\"))
     return conditions
+
+
+def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnElement[bool]]:
+    return [Article.published_at <= now, *_matching(category_id, query)]
+
+
+def list_all(
+    session: Session, limit: int, category_id: int | None = None, query: str = ""
+) -> list[Article]:
+    """Every article, scheduled ones first, then newest first (for writers)."""
+    stmt = (
+        select(Article)
+        .options(joinedload(Article.category))
+        .where(*_matching(category_id, query))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def visible_articles(

@@ -1,4 +1,4 @@
-"""Categories: create, rename, reorder, list."""
+"""Categories: create, rename, reorder, delete (only when unused), list."""
 
 from datetime import datetime
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.content import touch_categories
 from feedsvc.errors import Conflict, InvalidInput, NotFound
-from feedsvc.models import Category
+from feedsvc.models import Article, Category, Source
 from feedsvc.text import clean_line, clean_text, slugify
 from feedsvc.urls import ALL_FEED
 
@@ -19,6 +19,15 @@ class CategoryCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str | None = Field(None, max_length=100, description="Made from the name if absent.")
     description: str = Field("", max_length=2000)
+
+
+class CategoryInUse(Conflict):
+    def __init__(self, name: str, articles: int, sources: int) -> None:
+        super().__init__(
+            f"category '{name}' is used by {articles} articles and {sources} sources;"
+            " move them to another category first"
+        )
+        self.name, self.articles, self.sources = name, articles, sources
 
 
 def list_categories(session: Session) -> list[Category]:
@@ -64,3 +73,39 @@ def create_category(
     session.flush()
     touch_categories(session, [category.id], now)
     return category
+
+
+def rename_category(session: Session, slug: str, name: str, now: datetime) -> Category:
+    """A new name; the slug, and so every feed URL, stays."""
+    category = get_category(session, slug)
+    name = clean_line(name)
+    if not name:
+        raise InvalidInput("a category needs a name", {"name": "must not be empty"})
+    category.name = name
+    touch_categories(session, [category.id], now)  # the name is in its feeds
+    return category
+
+
+def move_category(session: Session, slug: str, step: int) -> None:
+    """Swap a category with its neighbour above (step -1) or below (+1) in the list."""
+    ordered = list_categories(session)
+    index = next(i for i, c in enumerate(ordered) if c.slug == get_category(session, slug).slug)
+    other = index + step
+    if 0 <= other < len(ordered):
+        ordered[index], ordered[other] = ordered[other], ordered[index]
+        for position, category in enumerate(ordered, start=1):
+            category.position = position
+
+
+def delete_category(session: Session, slug: str) -> None:
+    """Refused while articles or sources use it: nothing stored is lost or left without one."""
+    category = get_category(session, slug)
+    articles = session.scalar(select(func.count()).where(Article.category_id == category.id))
+    sources = sum(
+        1
+        for source in session.scalars(select(Source))
+        if source.category_id == category.id or slug in source.category_map.values()
+    )
+    if articles or sources:
+        raise CategoryInUse(category.name, articles or 0, sources)
+    session.delete(category)

@@ -15,10 +15,10 @@ from typing import Any, BinaryIO
 import click
 from pydantic import ValidationError
 
-from feedsvc.categories import list_categories
+from feedsvc.accounts import ROLES, create_user
 from feedsvc.db import Database, create_database, upgrade_database
 from feedsvc.demo import load_demo
-from feedsvc.errors import ConfigurationError, Conflict, FeedsvcError
+from feedsvc.errors import ConfigurationError, FeedsvcError
 from feedsvc.ingest.refresh import refresh_source
 from feedsvc.log import configure_logging
 from feedsvc.models import Source
@@ -26,8 +26,8 @@ from feedsvc.settings import Settings, load_settings
 from feedsvc.sources import (
     SourceCreate,
     add_source,
-    category_for_outline,
     find_source,
+    import_outlines,
     list_sources,
     read_opml,
     write_opml,
@@ -127,6 +127,29 @@ def token_create(ctx: _Context, name: str) -> None:
     click.echo(secret)
 
 
+@main.group()
+def admin() -> None:
+    """Accounts of the admin UI (/admin)."""
+
+
+@admin.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@pass_context
+def admin_create(ctx: _Context, username: str, role: str, password_stdin: bool) -> None:
+    """Make an admin UI account; the password is asked for twice (or read from stdin)."""
+    if password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _errors_to_exit_codes(), ctx.database.transaction() as session:
+        user = create_user(session, username, password, role, utcnow())
+        click.echo(f"user {user.username} ({user.role}) created")
+
+
 @token.command("list")
 @pass_context
 def token_list(ctx: _Context) -> None:
@@ -215,25 +238,14 @@ def sources_import_opml(ctx: _Context, file: BinaryIO, category: str) -> None:
     """Add every feed of an OPML file; existing URLs are skipped."""
     with _errors_to_exit_codes():
         outlines = read_opml(file.read())
-        added, skipped, failed = 0, 0, []
-        rng = random.Random()
         with click.progressbar(outlines, label="importing", file=sys.stderr) as bar:
-            for outline in bar:
-                try:
-                    with ctx.database.transaction() as session:
-                        known = {c.slug: c for c in list_categories(session)}
-                        slug = category_for_outline(outline, known, category)
-                        data = SourceCreate(url=outline.url, category=slug, title=outline.title)
-                        add_source(session, data, ctx.settings, utcnow(), rng)
-                    added += 1
-                except Conflict:
-                    skipped += 1
-                except (FeedsvcError, ValidationError) as exc:
-                    failed.append(f"{outline.url}: {exc}")
-        click.echo(f"added {added}, skipped {skipped} (known), failed {len(failed)}")
-        for line in failed:
+            report = import_outlines(ctx.database, ctx.settings, bar, category)
+        click.echo(
+            f"added {report.added}, skipped {report.skipped} (known), failed {len(report.failed)}"
+        )
+        for line in report.failed:
             click.echo(f"  {line}", err=True)
-        if failed:
+        if report.failed:
             sys.exit(EXIT_REFUSED)
 
 

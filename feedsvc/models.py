@@ -326,3 +326,30 @@ class Delivery(Base):
     endpoint: Mapped[WebhookEndpoint | None] = relationship()
     hub_subscription: Mapped[HubSubscription | None] = relationship()
     email_subscriber: Mapped[EmailSubscriber | None] = relationship()
+
+
+class AdminUser(Base):
+    """An account of the admin UI: ``admin`` may do everything, ``editor`` only articles."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(20), default="editor")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AdminSession(Base):
+    """A signed-in browser: the cookie holds a random token, the store only its SHA-256."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[AdminUser] = relationship()

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     subscribe_per_hour: int = Field(
         5, ge=1, description="Subscription requests per hour from one IP address."
     )
+    admin_session_hours: int = Field(
+        12, ge=1, le=24 * 30, description="How long an admin stays signed in."
+    )
+    login_failures: int = Field(
+        5, ge=1, description="Failed logins per 15 minutes for one user name or IP address."
+    )
     notify_tick_seconds: int = Field(
         5, ge=1, le=3600, description="How often new articles and due deliveries are sent."
     )

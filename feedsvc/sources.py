@@ -4,22 +4,23 @@ Adding checks the URL against the private-address guard; fetching is ``ingest.re
 """
 
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.categories import get_category
-from feedsvc.errors import Conflict, InvalidInput, NotFound
+from feedsvc.categories import get_category, list_categories
+from feedsvc.db import Database
+from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
 from feedsvc.ingest.guard import check_url
 from feedsvc.ingest.schedule import first_fetch
 from feedsvc.models import Category, Source
 from feedsvc.settings import Settings
-from feedsvc.text import clean_line, iri_to_uri, slugify
+from feedsvc.text import clean_line, iri_to_uri, slugify, utcnow
 
 
 class SourceFields(BaseModel):
@@ -166,6 +167,34 @@ def category_for_outline(
     """An outline in a folder named like one of our categories goes there."""
     slug = slugify(outline.folder)
     return slug if slug in categories else default
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    skipped: int = 0  # URLs we have already
+    failed: list[str] = field(default_factory=list)  # "url: why"
+
+
+def import_outlines(
+    database: Database, settings: Settings, outlines: Iterable[OpmlOutline], default: str
+) -> ImportReport:
+    """Add the feeds of OPML outlines, each in its own transaction, so that one bad outline
+    costs nothing of the others."""
+    report, rng = ImportReport(), random.Random()
+    for outline in outlines:
+        try:
+            with database.transaction() as session:
+                known = {c.slug: c for c in list_categories(session)}
+                slug = category_for_outline(outline, known, default)
+                data = SourceCreate(url=outline.url, category=slug, title=outline.title)
+                add_source(session, data, settings, utcnow(), rng)
+            report.added += 1
+        except Conflict:
+            report.skipped += 1
+        except (FeedsvcError, ValidationError) as exc:
+            report.failed.append(f"{outline.url}: {exc}")
+    return report
 
 
 def write_opml(sources: list[Source], title: str) -> bytes:

@@ -176,6 +176,7 @@ def free_port() -> int:
 class LiveServer:
     base_url: str
     store: Store
+    settings: Settings
 
 
 @pytest.fixture
@@ -189,7 +190,7 @@ def live_server(database_url: str, db: Database) -> Iterator[LiveServer]:
     server = make_server("127.0.0.1", port, flask_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(live_settings.base_url, Store(db, live_settings))
+    yield LiveServer(live_settings.base_url, Store(db, live_settings), live_settings)
     server.shutdown()
     thread.join()
     flask_app.extensions["feedsvc.db"].dispose()

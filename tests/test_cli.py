@@ -7,6 +7,10 @@ import sys
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from feedsvc.accounts import log_in
+from feedsvc.db import create_database
+from feedsvc.settings import Settings
+from feedsvc.text import utcnow
 from tests.conftest import ROOT
 
 
@@ -43,6 +47,42 @@ def test_upgrade_then_demo_loads_once(fresh_sqlite):
     assert first.stdout.startswith("loaded 64 demo articles")
     second = feedsvc("demo", database_url=fresh_sqlite)
     assert second.stdout.startswith("store is not empty")
+
+
+def test_admin_create_then_the_account_signs_in(fresh_sqlite):
+    feedsvc("db", "upgrade", database_url=fresh_sqlite)
+    short = subprocess.run(
+        [sys.executable, "-m", "feedsvc.cli", "admin", "create", "lan", "--password-stdin"],
+        input="ngan\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEEDSVC_DATABASE_URL": fresh_sqlite},
+        check=False,
+    )
+    assert short.returncode == 1 and "password is too short" in short.stderr
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feedsvc.cli",
+            "admin",
+            "create",
+            "Lan",
+            "--role",
+            "editor",
+            "--password-stdin",
+        ],
+        input="một mật khẩu dài\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FEEDSVC_DATABASE_URL": fresh_sqlite},
+        check=False,
+    )
+    assert made.returncode == 0 and "user lan (editor) created" in made.stdout, made.stderr
+    database = create_database(fresh_sqlite)
+    with database.transaction() as session:
+        assert log_in(session, Settings(), "lan", "một mật khẩu dài", "127.0.0.1", utcnow())
+    database.dispose()
 
 
 def test_token_create_list_revoke(fresh_sqlite):

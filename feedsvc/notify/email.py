@@ -23,11 +23,11 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import InvalidInput, NotFound, RateLimited
-from feedsvc.models import Article, Category, EmailSubscriber, InstanceKey, RateEvent
+from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.models import Article, Category, EmailSubscriber, InstanceKey
 from feedsvc.notify.rows import (
     Attempt,
     AttemptResult,
@@ -36,6 +36,7 @@ from feedsvc.notify.rows import (
     insert_deliveries,
     matches,
 )
+from feedsvc.ratelimit import check_rate, count_event
 from feedsvc.settings import Settings
 from feedsvc.text import as_utc, format_local, to_local
 from feedsvc.urls import article_url
@@ -89,18 +90,6 @@ def read_token(key: str, purpose: str, token: str, max_age: timedelta | None) ->
         raise NotFound("this link is not valid") from exc
 
 
-def count_request(session: Session, key: str, limit: int, now: datetime) -> None:
-    """Refuse the (limit+1)th request of ``key`` within an hour, for every process."""
-    hour_ago = now - timedelta(hours=1)
-    session.execute(delete(RateEvent).where(RateEvent.at < now - timedelta(days=1)))
-    recent = session.scalar(
-        select(func.count()).where(RateEvent.key == key, RateEvent.at > hour_ago)
-    )
-    if (recent or 0) >= limit:
-        raise RateLimited("too many subscription requests; please try again later")
-    session.add(RateEvent(key=key, at=now))
-
-
 def subscribe(
     session: Session, settings: Settings, form: SubscribeForm, client_ip: str, now: datetime
 ) -> None:
@@ -109,7 +98,10 @@ def subscribe(
     The answer is the same whether the address was known or not, so the form tells nobody
     who is subscribed.
     """
-    count_request(session, f"subscribe:{client_ip}", settings.subscribe_per_hour, now)
+    rate_key, hour = f"subscribe:{client_ip}", timedelta(hours=1)
+    refusal = "too many subscription requests; please try again later"
+    check_rate(session, rate_key, settings.subscribe_per_hour, hour, now, refusal)
+    count_event(session, rate_key, now)
     known = set(session.scalars(select(Category.slug)))
     if not set(form.categories) <= known:
         raise InvalidInput("unknown category", {"categories": "choose from the list"})
@@ -134,6 +126,10 @@ def subscribe(
     message = confirmation_mail(settings, subscriber, key, now)
     row = delivery_row(now, None, message, "message/rfc822", email_subscriber_id=subscriber.id)
     insert_deliveries(session, [row])
+
+
+def list_subscribers(session: Session) -> list[EmailSubscriber]:
+    return list(session.scalars(select(EmailSubscriber).order_by(EmailSubscriber.id.desc())))
 
 
 def confirm(session: Session, settings: Settings, token: str, now: datetime) -> EmailSubscriber:

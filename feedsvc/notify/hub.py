@@ -170,5 +170,9 @@ def record_verification(session: Session, intent: Intent, confirmed: bool, now: 
         session.delete(subscription)  # never active: nothing to keep
 
 
+def list_subscriptions(session: Session) -> list[HubSubscription]:
+    return list(session.scalars(select(HubSubscription).order_by(HubSubscription.id.desc())))
+
+
 def hub_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

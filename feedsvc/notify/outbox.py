@@ -289,12 +289,20 @@ def record_attempts(
 
 
 def list_deliveries(session: Session, state: str | None, limit: int) -> list[Delivery]:
+    """Newest first; ``state`` pending, delivered, dead, or failing (pending after a failed
+    attempt)."""
     stmt = (
         select(Delivery)
-        .options(joinedload(Delivery.endpoint), joinedload(Delivery.hub_subscription))
+        .options(
+            joinedload(Delivery.endpoint),
+            joinedload(Delivery.hub_subscription),
+            joinedload(Delivery.email_subscriber),
+        )
         .order_by(Delivery.id.desc())
     )
-    if state:
+    if state == "failing":
+        stmt = stmt.where(Delivery.state == "pending", Delivery.attempts > 0)
+    elif state:
         stmt = stmt.where(Delivery.state == state)
     return list(session.scalars(stmt.limit(limit)))
 

@@ -16,6 +16,7 @@ from feedsvc.log import configure_logging
 from feedsvc.notify.email import signing_key
 from feedsvc.settings import Settings, load_settings
 from feedsvc.web import (
+    admin,
     api,
     api_notify,
     api_sources,
@@ -65,5 +66,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     # before_request), not by a hook on every request: feeds and the API have no forms.
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.register_blueprint(websub_callback.blueprint)
+    admin.init_app(app)
     errors.init_app(app)
     return app

@@ -26,7 +26,7 @@ from feedsvc.web.api import json_body
 from feedsvc.web.auth import require_token
 
 blueprint = Blueprint("api_notify", __name__, url_prefix="/api/v1")
-DELIVERY_STATES = ("pending", "delivered", "dead")
+DELIVERY_STATES = ("pending", "failing", "delivered", "dead")
 
 
 def _time(value: datetime | None) -> str | None:

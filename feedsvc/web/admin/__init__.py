@@ -1,0 +1,53 @@
+"""The admin UI at /admin: sign-in, then one blueprint per section.
+
+Every request but the login page needs an open session (``accounts.session_user``); a
+signed-out GET is sent to the login page, any other method gets 401. Every POST carries the
+CSRF token (Flask-WTF). ``admin`` may use every section, ``editor`` only the articles; the
+sections that are not for editors say so with ``admin_only``.
+"""
+
+from flask import Blueprint, Flask, Response, abort, g, redirect, request, url_for
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError as WTFormsValidationError
+
+from feedsvc.accounts import session_user
+from feedsvc.text import utcnow
+from feedsvc.web import context
+from feedsvc.web.admin import (
+    access,
+    articles,
+    auth,
+    categories,
+    dashboard,
+    sources,
+    subscribers,
+)
+from feedsvc.web.admin.i18n import init_i18n
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+SIGNED_OUT_ENDPOINTS = {"admin.auth.login_form", "admin.auth.login"}
+
+
+@blueprint.before_request
+def authenticate() -> Response | None:
+    token = request.cookies.get(auth.COOKIE)
+    g.admin = session_user(context.session(), token, utcnow()) if token else None
+    if g.admin is None and request.endpoint not in SIGNED_OUT_ENDPOINTS:
+        if request.method == "GET":
+            return redirect(url_for("admin.auth.login_form", next=request.full_path))  # type: ignore[return-value]
+        abort(401)
+    if request.method == "POST":
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except WTFormsValidationError as exc:
+            raise CSRFError(str(exc)) from exc
+    return None
+
+
+for section in (auth, dashboard, sources, categories, articles, subscribers, access):
+    blueprint.register_blueprint(section.blueprint)
+
+
+def init_app(app: Flask) -> None:
+    init_i18n(app)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,104 @@
+"""API tokens (the value shown once, then only its hash is kept; revocable) and admin users."""
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from feedsvc.accounts import (
+    ROLES,
+    create_user,
+    delete_user,
+    list_users,
+    set_password,
+    set_role,
+)
+from feedsvc.text import utcnow
+from feedsvc.tokens import create_token, list_tokens, revoke_token
+from feedsvc.web import context
+from feedsvc.web.admin.forms import FormProblem, attempt, done, text
+from feedsvc.web.admin.guard import admin_only
+
+blueprint = Blueprint("access", __name__)
+blueprint.before_request(admin_only)
+
+
+def _tokens_page(secret: str | None = None) -> str:
+    return render_template(
+        "admin/tokens.html", tokens=list_tokens(context.session()), secret=secret
+    )
+
+
+@blueprint.get("/tokens")
+def tokens() -> str:
+    return _tokens_page()
+
+
+@blueprint.post("/tokens")
+def make_token() -> str | Response:
+    """Shown on this page once; not kept anywhere but as a hash."""
+    session = context.session()
+    try:
+        _token, secret = attempt(lambda: create_token(session, text("name"), utcnow()))
+    except FormProblem as problem:
+        flash(_("Không tạo được mã: %(reason)s", reason=str(problem)), "error")
+        return redirect(url_for(".tokens"))  # type: ignore[return-value]
+    session.commit()
+    return _tokens_page(secret)
+
+
+@blueprint.post("/tokens/<int:token_id>/revoke")
+def revoke(token_id: int) -> Response:
+    revoke_token(context.session(), token_id, utcnow())
+    context.session().commit()
+    done(_("Đã thu hồi mã."))
+    return redirect(url_for(".tokens"))  # type: ignore[return-value]
+
+
+@blueprint.get("/users")
+def users() -> str:
+    return render_template("admin/users.html", users=list_users(context.session()), roles=ROLES)
+
+
+def _users_after(action: object) -> Response:
+    session = context.session()
+    try:
+        attempt(action)  # type: ignore[arg-type]
+    except FormProblem as problem:
+        session.rollback()
+        flash(_("Không thực hiện được: %(reason)s", reason=str(problem)), "error")
+        return redirect(url_for(".users"))  # type: ignore[return-value]
+    session.commit()
+    done(_("Đã lưu."))
+    return redirect(url_for(".users"))  # type: ignore[return-value]
+
+
+@blueprint.post("/users")
+def add_user() -> Response:
+    return _users_after(
+        lambda: create_user(
+            context.session(),
+            text("username"),
+            request.form.get("password", ""),
+            text("role"),
+            utcnow(),
+        )
+    )
+
+
+@blueprint.post("/users/<int:user_id>/role")
+def change_role(user_id: int) -> Response:
+    return _users_after(lambda: set_role(context.session(), user_id, text("role")))
+
+
+@blueprint.post("/users/<int:user_id>/password")
+def change_password(user_id: int) -> Response:
+    return _users_after(
+        lambda: set_password(context.session(), user_id, request.form.get("password", ""))
+    )
+
+
+@blueprint.post("/users/<int:user_id>/delete")
+def remove_user(user_id: int) -> Response:
+    if user_id == g.admin.id:
+        flash(_("Bạn không thể tự xóa tài khoản của mình."), "error")
+        return redirect(url_for(".users"))  # type: ignore[return-value]
+    return _users_after(lambda: delete_user(context.session(), user_id))

@@ -1,0 +1,143 @@
+"""Articles: list and search (diacritics ignored), create and edit with a preview of the
+sanitised body, a publish time (dd/mm/yyyy HH:MM, +07:00; later means scheduled), delete.
+Editors and admins."""
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from feedsvc.articles import (
+    ArticleCreate,
+    ArticleUpdate,
+    create_article,
+    delete_article,
+    get_article,
+    list_all,
+    update_article,
+)
+from feedsvc.categories import get_category, list_categories
+from feedsvc.models import Article
+from feedsvc.text import format_local, sanitise_html, utcnow
+from feedsvc.web import context
+from feedsvc.web.admin.forms import FormProblem, attempt, done, local_datetime, text
+
+blueprint = Blueprint("articles", __name__, url_prefix="/articles")
+LIST_LIMIT = 200
+
+
+@blueprint.get("/")
+def index() -> str:
+    session = context.session()
+    query, slug = request.args.get("q", ""), request.args.get("category", "")
+    category_id = get_category(session, slug).id if slug else None
+    return render_template(
+        "admin/articles.html",
+        articles=list_all(session, LIST_LIMIT, category_id, query),
+        categories=list_categories(session),
+        filters={"q": query, "category": slug},
+        now=utcnow(),
+        limit=LIST_LIMIT,
+    )
+
+
+def _fields() -> dict[str, Any]:
+    return {
+        "title": text("title"),
+        "category": text("category"),
+        "summary": text("summary"),
+        "body_html": request.form.get("body_html", ""),
+        "author": text("author"),
+        "image_url": text("image_url") or None,
+        "published_at": local_datetime(text("published_at")),
+    }
+
+
+def _form_page(
+    article: Article | None, preview: str | None = None, problem: FormProblem | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "admin/article_form.html",
+        article=article,
+        categories=list_categories(context.session()),
+        values=request.form,
+        preview=preview,
+        problem=problem,
+        now=utcnow(),
+    ), 422 if problem else 200
+
+
+def _preview() -> str:
+    return sanitise_html(request.form.get("body_html", ""), f"{context.settings().base_url}/")
+
+
+@blueprint.get("/new")
+def new() -> tuple[str, int]:
+    return _form_page(None)
+
+
+@blueprint.post("/new")
+def create() -> Response | tuple[str, int]:
+    session, settings = context.session(), context.settings()
+    if request.form.get("action") == "preview":
+        return _form_page(None, _preview())
+    try:
+        values = _fields()
+        data = attempt(lambda: ArticleCreate(**values))
+        article, _created = attempt(
+            lambda: create_article(session, data, settings.base_url, utcnow())
+        )
+    except FormProblem as problem:
+        return _form_page(None, problem=problem)
+    session.commit()
+    done(_message(article))
+    return redirect(url_for(".edit", article_id=article.id))  # type: ignore[return-value]
+
+
+def _message(article: Article) -> str:
+    if article.published_at > utcnow():
+        when = format_local(article.published_at)
+        return _("Đã lưu. Tin bài sẽ được đăng lúc %(when)s.", when=when)
+    return _("Đã lưu và đăng.")
+
+
+@blueprint.get("/<int:article_id>")
+def edit(article_id: int) -> tuple[str, int]:
+    return _form_page(get_article(context.session(), article_id))
+
+
+@blueprint.post("/<int:article_id>")
+def save(article_id: int) -> Response | tuple[str, int]:
+    session, settings = context.session(), context.settings()
+    article = get_article(session, article_id)
+    if request.form.get("action") == "preview":
+        return _form_page(article, _preview())
+    try:
+        values = {k: v for k, v in _fields().items() if v is not None}
+        data = attempt(lambda: ArticleUpdate(**values))
+        attempt(lambda: update_article(session, article_id, data, settings.base_url, utcnow()))
+    except FormProblem as problem:
+        session.rollback()
+        return _form_page(get_article(session, article_id), problem=problem)
+    session.commit()
+    done(_message(article))
+    return redirect(url_for(".edit", article_id=article_id))  # type: ignore[return-value]
+
+
+@blueprint.get("/<int:article_id>/delete")
+def confirm_delete(article_id: int) -> str:
+    article = get_article(context.session(), article_id)
+    return render_template(
+        "admin/confirm.html",
+        question=_("Xóa tin bài “%(title)s”?", title=article.title),
+        action=url_for(".delete", article_id=article_id),
+        back=url_for(".edit", article_id=article_id),
+    )
+
+
+@blueprint.post("/<int:article_id>/delete")
+def delete(article_id: int) -> Response:
+    delete_article(context.session(), article_id, utcnow())
+    context.session().commit()
+    done(_("Đã xóa tin bài."))
+    return redirect(url_for(".index"))  # type: ignore[return-value]

@@ -1,0 +1,224 @@
+"""Sources: list with filters, add with a preview of what would be ingested, edit,
+pause/resume, fetch now, delete (after a confirmation page), OPML import and export."""
+
+import random
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from feedsvc.categories import list_categories
+from feedsvc.ingest.preview import Preview, preview_source
+from feedsvc.ingest.refresh import refresh_source
+from feedsvc.models import Source
+from feedsvc.sources import (
+    SourceCreate,
+    SourceUpdate,
+    add_source,
+    delete_source,
+    get_source,
+    import_outlines,
+    list_sources,
+    read_opml,
+    update_source,
+    write_opml,
+)
+from feedsvc.text import fold, utcnow
+from feedsvc.web import context
+from feedsvc.web.admin.forms import FormProblem, attempt, done, lines_map, text
+from feedsvc.web.admin.guard import admin_only
+
+blueprint = Blueprint("sources", __name__, url_prefix="/sources")
+blueprint.before_request(admin_only)
+STATES = ("active", "failing", "paused")
+
+
+def state_of(source: Source) -> str:
+    if not source.enabled:
+        return "paused"
+    return "failing" if source.consecutive_failures else "active"
+
+
+@blueprint.get("/")
+def index() -> str:
+    state, category, query = (request.args.get(k, "") for k in ("state", "category", "q"))
+    shown = [
+        s
+        for s in list_sources(context.session())
+        if (not state or state_of(s) == state)
+        and (not category or s.category.slug == category)
+        and (not query or fold(query) in fold(f"{s.title} {s.url}"))
+    ]
+    return render_template(
+        "admin/sources.html",
+        sources=shown,
+        state_of=state_of,
+        states=STATES,
+        categories=list_categories(context.session()),
+        filters={"state": state, "category": category, "q": query},
+    )
+
+
+def _form_page(
+    source: Source | None, preview: Preview | None = None, problem: FormProblem | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "admin/source_form.html",
+        source=source,
+        categories=list_categories(context.session()),
+        values=request.form,
+        preview=preview,
+        problem=problem,
+    ), 422 if problem else 200
+
+
+@blueprint.get("/new")
+def new() -> tuple[str, int]:
+    return _form_page(None)
+
+
+@blueprint.post("/new")
+def create() -> Response | tuple[str, int]:
+    """ "Preview" fetches the feed and shows its entries; "save" adds the source."""
+    session, settings = context.session(), context.settings()
+    try:
+        mapping = lines_map(request.form.get("category_map", ""))
+        if request.form.get("action") == "preview":
+            preview = attempt(
+                lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
+            )
+            return _form_page(None, preview)
+        data = attempt(
+            lambda: SourceCreate(
+                url=text("url"),
+                title=text("title") or None,
+                category=text("category"),
+                category_map=mapping,
+                interval_minutes=int(text("interval_minutes") or 0) or None,
+            )
+        )
+        source = attempt(lambda: add_source(session, data, settings, utcnow(), random.Random()))
+    except FormProblem as problem:
+        return _form_page(None, problem=problem)
+    session.commit()
+    done(_("Đã thêm nguồn tin. Lần lấy tin đầu tiên sẽ diễn ra trong ít phút."))
+    return redirect(url_for(".edit", source_id=source.id))  # type: ignore[return-value]
+
+
+@blueprint.get("/<int:source_id>")
+def edit(source_id: int) -> tuple[str, int]:
+    return _form_page(get_source(context.session(), source_id))
+
+
+@blueprint.post("/<int:source_id>")
+def save(source_id: int) -> Response | tuple[str, int]:
+    session = context.session()
+    source = get_source(session, source_id)
+    try:
+        mapping = lines_map(request.form.get("category_map", ""))
+        data = attempt(
+            lambda: SourceUpdate(
+                title=text("title"),
+                category=text("category"),
+                category_map=mapping,
+                interval_minutes=int(text("interval_minutes") or 0) or None,
+            )
+        )
+        attempt(lambda: update_source(session, source_id, data, utcnow()))
+    except (FormProblem, ValueError) as problem:
+        session.rollback()
+        if not isinstance(problem, FormProblem):
+            problem = FormProblem("invalid input", {"interval_minutes": str(problem)})
+        return _form_page(get_source(session, source.id), problem=problem)
+    session.commit()
+    done(_("Đã lưu."))
+    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+
+
+@blueprint.post("/<int:source_id>/pause")
+def pause(source_id: int) -> Response:
+    update_source(context.session(), source_id, SourceUpdate(enabled=False), utcnow())
+    context.session().commit()
+    done(_("Đã tạm dừng nguồn tin."))
+    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+
+
+@blueprint.post("/<int:source_id>/resume")
+def resume(source_id: int) -> Response:
+    update_source(context.session(), source_id, SourceUpdate(enabled=True), utcnow())
+    context.session().commit()
+    done(_("Đã tiếp tục lấy tin."))
+    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+
+
+@blueprint.post("/<int:source_id>/fetch")
+def fetch_now(source_id: int) -> Response:
+    """Fetch now and say what came of it (the fetch has its own transactions)."""
+    get_source(context.session(), source_id)
+    context.session().commit()
+    outcome = refresh_source(context.database(), context.settings(), source_id)
+    if outcome.error:
+        done(_("Lấy tin thất bại: %(error)s", error=outcome.error))
+    else:
+        done(
+            _(
+                "Đã lấy tin: %(new)d tin mới, %(updated)d tin cập nhật.",
+                new=len(outcome.new_ids),
+                updated=outcome.updated,
+            )
+        )
+    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+
+
+@blueprint.get("/<int:source_id>/delete")
+def confirm_delete(source_id: int) -> str:
+    source = get_source(context.session(), source_id)
+    return render_template(
+        "admin/confirm.html",
+        question=_(
+            "Xóa nguồn tin “%(name)s”? Các tin đã lấy về vẫn được giữ.",
+            name=source.title or source.url,
+        ),
+        action=url_for(".delete", source_id=source_id),
+        back=url_for(".edit", source_id=source_id),
+    )
+
+
+@blueprint.post("/<int:source_id>/delete")
+def delete(source_id: int) -> Response:
+    delete_source(context.session(), source_id)
+    context.session().commit()
+    done(_("Đã xóa nguồn tin."))
+    return redirect(url_for(".index"))  # type: ignore[return-value]
+
+
+@blueprint.get("/opml")
+def export_opml() -> Response:
+    body = write_opml(list_sources(context.session()), context.settings().site_title)
+    return Response(
+        body,
+        mimetype="text/x-opml",
+        headers={"Content-Disposition": 'attachment; filename="feedsvc-sources.opml"'},
+    )
+
+
+@blueprint.post("/opml")
+def import_opml() -> Response | tuple[str, int]:
+    upload = request.files.get("file")
+    try:
+        outlines = attempt(lambda: read_opml(upload.read() if upload else b""))
+    except FormProblem as problem:
+        done(_("Không đọc được tệp OPML: %(error)s", error=str(problem)))
+        return redirect(url_for(".index"))  # type: ignore[return-value]
+    context.session().commit()
+    report = import_outlines(context.database(), context.settings(), outlines, text("category"))
+    done(
+        _(
+            "Nhập OPML: thêm %(added)d, bỏ qua %(skipped)d (đã có), lỗi %(failed)d.",
+            added=report.added,
+            skipped=report.skipped,
+            failed=len(report.failed),
+        )
+    )
+    for line in report.failed:
+        done(line)
+    return redirect(url_for(".index"))  # type: ignore[return-value]

@@ -1,0 +1,108 @@
+"""Subscribers (e-mail, webhooks, WebSub) with their state, and deliveries with retry."""
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from feedsvc.categories import list_categories
+from feedsvc.errors import Conflict
+from feedsvc.notify.email import list_subscribers
+from feedsvc.notify.hub import list_subscriptions
+from feedsvc.notify.outbox import list_deliveries, retry_delivery
+from feedsvc.notify.webhooks import (
+    EndpointCreate,
+    EndpointUpdate,
+    add_endpoint,
+    delete_endpoint,
+    list_endpoints,
+    update_endpoint,
+)
+from feedsvc.text import utcnow
+from feedsvc.web import context
+from feedsvc.web.admin.forms import FormProblem, attempt, done, text
+from feedsvc.web.admin.guard import admin_only
+
+blueprint = Blueprint("subscribers", __name__)
+blueprint.before_request(admin_only)
+DELIVERY_STATES = ("failing", "dead", "pending", "delivered")
+DELIVERIES_SHOWN = 200
+
+
+def _page(created_secret: str | None = None, problem: FormProblem | None = None) -> tuple[str, int]:
+    session = context.session()
+    return render_template(
+        "admin/subscribers.html",
+        emails=list_subscribers(session),
+        endpoints=list_endpoints(session),
+        subscriptions=list_subscriptions(session),
+        categories=list_categories(session),
+        created_secret=created_secret,
+        problem=problem,
+        values=request.form,
+        now=utcnow(),
+    ), 422 if problem else 200
+
+
+@blueprint.get("/subscribers")
+def index() -> tuple[str, int]:
+    return _page()
+
+
+@blueprint.post("/subscribers/webhooks")
+def add_webhook() -> tuple[str, int]:
+    """The new endpoint's secret is shown on this page once (never put in a cookie)."""
+    session = context.session()
+    try:
+        data = attempt(
+            lambda: EndpointCreate(
+                url=text("url"),
+                description=text("description"),
+                categories=request.form.getlist("categories"),
+                keywords=[k for k in text("keywords").split(",") if k.strip()],
+            )
+        )
+        endpoint = attempt(lambda: add_endpoint(session, data, context.settings(), utcnow()))
+    except FormProblem as problem:
+        return _page(problem=problem)
+    session.commit()
+    return _page(created_secret=endpoint.secret)
+
+
+@blueprint.post("/subscribers/webhooks/<int:endpoint_id>/<any(enable, disable):action>")
+def switch_webhook(endpoint_id: int, action: str) -> Response:
+    update_endpoint(context.session(), endpoint_id, EndpointUpdate(enabled=action == "enable"))
+    context.session().commit()
+    done(_("Đã bật webhook.") if action == "enable" else _("Đã tắt webhook."))
+    return redirect(url_for(".index"))  # type: ignore[return-value]
+
+
+@blueprint.post("/subscribers/webhooks/<int:endpoint_id>/delete")
+def delete_webhook(endpoint_id: int) -> Response:
+    delete_endpoint(context.session(), endpoint_id)
+    context.session().commit()
+    done(_("Đã xóa webhook."))
+    return redirect(url_for(".index"))  # type: ignore[return-value]
+
+
+@blueprint.get("/deliveries")
+def deliveries() -> str:
+    state = request.args.get("state", "")
+    return render_template(
+        "admin/deliveries.html",
+        deliveries=list_deliveries(
+            context.session(), state if state in DELIVERY_STATES else None, DELIVERIES_SHOWN
+        ),
+        states=DELIVERY_STATES,
+        state=state,
+    )
+
+
+@blueprint.post("/deliveries/<int:delivery_id>/retry")
+def retry(delivery_id: int) -> Response:
+    try:
+        retry_delivery(context.session(), delivery_id, utcnow())
+    except Conflict:
+        flash(_("Lần gửi này đã thành công, không cần gửi lại."), "error")
+        return redirect(url_for(".deliveries"))  # type: ignore[return-value]
+    context.session().commit()
+    done(_("Sẽ gửi lại ngay trong lượt gửi tới."))
+    return redirect(url_for(".deliveries", state=text("state")))  # type: ignore[return-value]
