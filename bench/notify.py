@@ -30,7 +30,8 @@ from bench.serving import free_port
 from feedsvc.articles import ArticleCreate, create_article
 from feedsvc.categories import create_category
 from feedsvc.db import create_database
-from feedsvc.models import Delivery, EmailSubscriber, WebhookEndpoint
+from feedsvc.models import Delivery, DeliveryPayload, EmailSubscriber, WebhookEndpoint
+from feedsvc.notify.email import fill_mail, signing_key
 from feedsvc.notify.rows import Attempt
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint, signed_headers
 from feedsvc.settings import load_settings
@@ -108,37 +109,39 @@ class Replay:
 
 
 def sent_by_feedsvc(url: str) -> Replay:
-    """Read the delivered payloads back; the webhook headers are made up front (signing is
-    feedsvc's work, not the bare loop's)."""
+    """Read the delivered payloads back; the webhook headers and each subscriber's mail are
+    made up front (signing and filling in are feedsvc's work, not the bare loop's)."""
     database = create_database(url)
     settings = load_settings(database_url=url, allow_private_urls=True)
     posts, mails = [], []
     with database.sessions() as session:
         rows = session.execute(
-            select(Delivery, WebhookEndpoint, EmailSubscriber)
+            select(Delivery, DeliveryPayload, WebhookEndpoint, EmailSubscriber)
+            .join(DeliveryPayload, Delivery.payload_id == DeliveryPayload.id)
             .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
             .outerjoin(EmailSubscriber, Delivery.email_subscriber_id == EmailSubscriber.id)
             .where(Delivery.state == "delivered")
         ).all()
-        now = utcnow()
-        for delivery, endpoint, subscriber in rows:
+        key, now = signing_key(session, settings), utcnow()
+        for delivery, payload, endpoint, subscriber in rows:
             attempt = Attempt(
                 delivery.id,
                 delivery.message_id,
                 "webhook" if endpoint else "email",
-                None,
+                endpoint.id if endpoint else None,
+                subscriber.id if subscriber else None,
                 endpoint.url if endpoint else subscriber.email,
                 endpoint.secret if endpoint else None,
-                delivery.payload,
-                delivery.content_type,
+                payload.body,
+                payload.content_type,
                 None,
                 0,
             )
             if endpoint:
-                body = delivery.payload.encode()
+                body = payload.body.encode()
                 posts.append((endpoint.url, body, signed_headers(attempt, body, settings, now)))
             else:
-                mails.append((subscriber.email, delivery.payload.encode()))
+                mails.append((subscriber.email, fill_mail(settings, key, attempt)))
     database.dispose()
     return Replay(posts, mails)
 

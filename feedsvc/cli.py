@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict), 2
 """
 
 import random
+import secrets
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any, BinaryIO
 import click
 from pydantic import ValidationError
 
-from feedsvc.accounts import ROLES, create_user
+from feedsvc.accounts import ROLES, create_user, list_users
 from feedsvc.db import Database, create_database, upgrade_database
 from feedsvc.demo import load_demo
 from feedsvc.errors import ConfigurationError, FeedsvcError
@@ -108,7 +109,16 @@ def demo(ctx: _Context) -> None:
     """Load the demo categories and articles into an empty store."""
     with _errors_to_exit_codes(), ctx.database.transaction() as session:
         count = load_demo(session, ctx.settings.base_url, utcnow())
+        password = secrets.token_urlsafe(12)
+        account = bool(count) and not list_users(session)  # a way into /admin for the demo
+        if account:
+            create_user(session, "admin", password, "admin", utcnow())
     click.echo(f"loaded {count} demo articles" if count else "store is not empty: demo skipped")
+    if account:
+        click.echo(
+            f"admin UI: {ctx.settings.base_url}/admin, user 'admin', password '{password}'"
+            " (shown once; change it under Tài khoản / Users)"
+        )
 
 
 @main.group()
@@ -142,7 +152,7 @@ def admin() -> None:
 def admin_create(ctx: _Context, username: str, role: str, password_stdin: bool) -> None:
     """Make an admin UI account; the password is asked for twice (or read from stdin)."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _errors_to_exit_codes(), ctx.database.transaction() as session:

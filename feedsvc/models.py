@@ -284,13 +284,27 @@ class RateEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DeliveryPayload(Base):
+    """What deliveries send, stored once per fan-out and shared: the webhook event of an
+    article, a topic's feed document, an article's mail (a template that the sender fills
+    in per subscriber: recipient, Message-ID, unsubscribe link)."""
+
+    __tablename__ = "delivery_payloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
     The subscriber is a webhook endpoint, a WebSub subscription or an e-mail subscriber
     (exactly one is set); an e-mail without an article is an address confirmation.
-    ``message_id`` is sent with every attempt (``webhook-id``), so a receiver can tell a
-    retry from a new message. ``payload`` is fixed when the delivery is made.
+    ``message_id`` is sent with every attempt (``webhook-id``, a mail's Message-ID), so a
+    receiver can tell a retry from a new message. The payload is fixed when the delivery is
+    made, and shared with the other deliveries of its fan-out.
     """
 
     __tablename__ = "deliveries"
@@ -312,9 +326,8 @@ class Delivery(Base):
     email_subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("email_subscribers.id", ondelete="CASCADE")
     )
-    content_type: Mapped[str] = mapped_column(String(100), default="application/json")
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
-    payload: Mapped[str] = mapped_column(Text)
+    payload_id: Mapped[int] = mapped_column(ForeignKey("delivery_payloads.id"))
     state: Mapped[str] = mapped_column(String(20), default="pending")  # delivered, dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -326,6 +339,7 @@ class Delivery(Base):
     endpoint: Mapped[WebhookEndpoint | None] = relationship()
     hub_subscription: Mapped[HubSubscription | None] = relationship()
     email_subscriber: Mapped[EmailSubscriber | None] = relationship()
+    payload: Mapped[DeliveryPayload] = relationship()
 
 
 class AdminUser(Base):

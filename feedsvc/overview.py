@@ -25,6 +25,8 @@ def items_per_day(session: Session, now: datetime, days: int = DAYS) -> dict[int
         )
     )
     for source_id, created_at in rows:
+        if source_id is None:  # excluded by the query; for the type checker
+            continue
         age = (today - to_local(created_at).date()).days
         if 0 <= age < days:
             counts.setdefault(source_id, [0] * days)[days - 1 - age] += 1
@@ -40,7 +42,8 @@ def delivery_counts(session: Session) -> dict[str, int]:
         ),
         else_=Delivery.state,
     )
-    found = dict(session.execute(select(state, func.count()).group_by(state)).all())
+    rows = session.execute(select(state, func.count()).group_by(state)).all()
+    found = {str(name): int(count) for name, count in rows}
     return {key: found.get(key, 0) for key in ("pending", "failing", "dead", "delivered")}
 
 

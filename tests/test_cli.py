@@ -1,6 +1,7 @@
 """The `feedsvc` command, run in a subprocess against a real database."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,11 @@ def test_upgrade_then_demo_loads_once(fresh_sqlite):
     first = feedsvc("demo", database_url=fresh_sqlite)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("loaded 64 demo articles")
+    password = re.search(r"user 'admin', password '([^']+)'", first.stdout).group(1)
+    database = create_database(fresh_sqlite)
+    with database.transaction() as session:
+        assert log_in(session, Settings(), "admin", password, "127.0.0.1", utcnow())
+    database.dispose()
     second = feedsvc("demo", database_url=fresh_sqlite)
     assert second.stdout.startswith("store is not empty")
 

@@ -1,10 +1,19 @@
-"""The migrated schema is exactly the models' schema, on SQLite and PostgreSQL."""
+"""The migrated schema is exactly the models' schema, on SQLite and PostgreSQL; data
+migrations keep what is stored."""
 
+import uuid
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url, text
 
+from feedsvc.db import create_database, upgrade_database
 from feedsvc.models import Base
+from feedsvc.notify.rows import new_payload
+from feedsvc.settings import Settings
+from feedsvc.text import utcnow
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_migrations_match_models(database_url, db):
@@ -12,4 +21,62 @@ def test_migrations_match_models(database_url, db):
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    """An empty database of each kind, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    request.getfixturevalue("postgresql_url")  # skips (or fails) like every PostgreSQL test
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    name = f"feedsvc_mig_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_deliveries_keep_their_payloads_when_payloads_move_out(unmigrated_url):
+    """0010 moves each delivery's payload into delivery_payloads; new payloads get new ids."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0009")
+    engine = create_engine(unmigrated_url)
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO webhook_endpoints (id, url, description, secret, categories,"
+                " keywords, enabled, disabled_reason, consecutive_failures, created_at)"
+                " VALUES (1, 'http://example.vn/h', '', 'whsec_x', '[]', '[]', true, '', 0, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (id, message_id, endpoint_id, content_type, payload,"
+                " state, attempts, next_attempt_at, last_error, created_at)"
+                " VALUES (7, 'msg_old', 1, 'application/json', '{\"a\": \"Thời sự\"}',"
+                " 'dead', 12, :now, 'HTTP 500', :now)"
+            ),
+            {"now": now},
+        )
+    upgrade_database(settings)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT p.body, p.content_type, d.state FROM deliveries d"
+                " JOIN delivery_payloads p ON p.id = d.payload_id WHERE d.message_id = 'msg_old'"
+            )
+        ).one()
+    assert tuple(row) == ('{"a": "Thời sự"}', "application/json", "dead")
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:
+        assert new_payload(session, "{}", "application/json", now) != 7
+    database.dispose()
     engine.dispose()

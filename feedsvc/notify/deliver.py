@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.ingest.fetch import new_client
-from feedsvc.notify.email import queue_digests, send_emails
+from feedsvc.notify.email import queue_digests, send_emails, signing_key
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
 from feedsvc.notify.outbox import (
     BATCH_ROUNDS,
@@ -83,6 +83,8 @@ def deliver_due(
     """
     rng = rng or random.Random()
     sent = 0
+    with database.sessions() as session:
+        key = signing_key(session, settings)  # signs the unsubscribe links of the mails
     with ExitStack() as stack:
         if client is None:
             client = stack.enter_context(new_client(settings))
@@ -91,7 +93,7 @@ def deliver_due(
         def start(attempts: list[Attempt]) -> list[Future[list[AttemptResult]]]:
             mails = [a for a in attempts if a.kind == "email"]
             sending = [  # a connection per BATCH_ROUNDS mails: as long as a thread's HTTP share
-                pool.submit(send_emails, settings, mails[start : start + BATCH_ROUNDS])
+                pool.submit(send_emails, settings, key, mails[start : start + BATCH_ROUNDS])
                 for start in range(0, len(mails), BATCH_ROUNDS)
             ]
             return sending + [

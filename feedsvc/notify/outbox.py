@@ -20,10 +20,24 @@ from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
 from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
-from feedsvc.models import Article, Delivery, EmailSubscriber, HubSubscription, WebhookEndpoint
+from feedsvc.models import (
+    Article,
+    Delivery,
+    DeliveryPayload,
+    EmailSubscriber,
+    HubSubscription,
+    WebhookEndpoint,
+)
 from feedsvc.notify.email import email_rows
 from feedsvc.notify.hub import TopicFeed, category_slugs, topic_feed
-from feedsvc.notify.rows import Attempt, AttemptResult, delivery_row, insert_deliveries, matches
+from feedsvc.notify.rows import (
+    Attempt,
+    AttemptResult,
+    delivery_row,
+    insert_deliveries,
+    matches,
+    new_payload,
+)
 from feedsvc.settings import Settings
 from feedsvc.text import to_local
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url, category_url, feed_url
@@ -93,31 +107,27 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
             )
         )
     ]
-    documents: dict[tuple[str, str], tuple[str, str]] = {}  # (slug, fmt) -> (body, type)
+    documents: dict[tuple[str, str], int] = {}  # (slug, fmt) -> payload id
     rows = []
     for article in articles:
         for subscription, feed in subscriptions:
             if feed is None or feed.slug not in (ALL_FEED, article.category.slug):
                 continue
             if (feed.slug, feed.fmt) not in documents:
-                documents[(feed.slug, feed.fmt)] = _document(session, settings, feed, now)
-            body, content_type = documents[(feed.slug, feed.fmt)]
+                body, content_type = _document(session, settings, feed, now)
+                documents[(feed.slug, feed.fmt)] = new_payload(session, body, content_type, now)
+            payload_id = documents[(feed.slug, feed.fmt)]
             rows.append(
-                delivery_row(
-                    now, article.id, body, content_type, hub_subscription_id=subscription.id
-                )
+                delivery_row(now, article.id, payload_id, hub_subscription_id=subscription.id)
             )
-        payload = None
+        event_id = None
         for endpoint in endpoints:
             if matches(endpoint.categories, endpoint.keywords, article):
-                payload = payload or json.dumps(
-                    article_event(article, settings.base_url, now), ensure_ascii=False
-                )
-                rows.append(
-                    delivery_row(
-                        now, article.id, payload, "application/json", endpoint_id=endpoint.id
-                    )
-                )
+                if event_id is None:
+                    event = article_event(article, settings.base_url, now)
+                    body = json.dumps(event, ensure_ascii=False)
+                    event_id = new_payload(session, body, "application/json", now)
+                rows.append(delivery_row(now, article.id, event_id, endpoint_id=endpoint.id))
         article.announced_at = now
     rows += email_rows(session, settings, articles, now)
     for start in range(0, len(rows), 5000):
@@ -130,15 +140,15 @@ def claim_deliveries(
 ) -> list[Attempt]:
     """Lock up to ``limit`` due deliveries and lease them to this sender.
 
-    Columns, not ORM objects, and one UPDATE for the lease: this runs once per batch while
-    the previous batch is being sent, in the same process.
+    Columns, not ORM objects, one UPDATE for the lease, and each payload read once (a
+    batch shares a few): this runs once per batch while the previous batch is being sent,
+    in the same process.
     """
     rows = session.execute(
         select(
             Delivery.id,
             Delivery.message_id,
-            Delivery.payload,
-            Delivery.content_type,
+            Delivery.payload_id,
             Delivery.attempts,
             Delivery.email_subscriber_id,
             WebhookEndpoint.id.label("endpoint_id"),
@@ -181,6 +191,14 @@ def claim_deliveries(
         .values(next_attempt_at=lease)
         .execution_options(synchronize_session=False)
     )
+    payloads = {
+        payload.id: payload
+        for payload in session.execute(
+            select(DeliveryPayload.id, DeliveryPayload.body, DeliveryPayload.content_type).where(
+                DeliveryPayload.id.in_({row.payload_id for row in rows})
+            )
+        )
+    }
     attempts = []
     for row in rows:
         if row.endpoint_id is not None:
@@ -195,10 +213,11 @@ def claim_deliveries(
                 row.message_id,
                 kind,
                 row.endpoint_id,
+                row.email_subscriber_id,
                 url,
                 secret,
-                row.payload,
-                row.content_type,
+                payloads[row.payload_id].body,
+                payloads[row.payload_id].content_type,
                 topic,
                 row.attempts,
             )

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from feedsvc.models import Article, Delivery
+from feedsvc.models import Article, Delivery, DeliveryPayload
 from feedsvc.text import normalise_search
 
 
@@ -35,11 +35,18 @@ def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
 
 
+def new_payload(session: Session, body: str, content_type: str, now: datetime) -> int:
+    """Store what a fan-out sends; its deliveries refer to it by the id returned."""
+    payload = DeliveryPayload(body=body, content_type=content_type, created_at=now)
+    session.add(payload)
+    session.flush()
+    return payload.id
+
+
 def delivery_row(
     now: datetime,
     article_id: int | None,
-    payload: str,
-    content_type: str,
+    payload_id: int,
     endpoint_id: int | None = None,
     hub_subscription_id: int | None = None,
     email_subscriber_id: int | None = None,
@@ -50,8 +57,7 @@ def delivery_row(
         "hub_subscription_id": hub_subscription_id,
         "email_subscriber_id": email_subscriber_id,
         "article_id": article_id,
-        "payload": payload,
-        "content_type": content_type,
+        "payload_id": payload_id,
         "state": "pending",
         "attempts": 0,
         "next_attempt_at": now,
@@ -68,6 +74,7 @@ class Attempt:
     message_id: str
     kind: str  # "webhook", "websub" or "email"
     endpoint_id: int | None  # the webhook endpoint, for its streak of failures
+    subscriber_id: int | None  # the e-mail subscriber, for the unsubscribe link
     url: str  # where it goes: a URL, or an e-mail address
     secret: str | None
     payload: str
