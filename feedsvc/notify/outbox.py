@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
@@ -135,51 +135,90 @@ def announce_due(session: Session, settings: Settings, now: datetime, limit: int
     return len(articles)
 
 
+PARKED = timedelta(hours=1)  # a disabled webhook's deliveries are looked at again then
+
+
+def _why_not(row: Any, now: datetime) -> str | None:
+    """Why a due delivery cannot go to its subscriber now: "" to park it (a paused webhook
+    may be enabled again), a reason to end it dead; None when it can go."""
+    if row.endpoint_id is not None:
+        return None if row.endpoint_enabled else ""
+    if row.callback is not None:
+        alive = row.hub_active and row.hub_expires_at is not None and row.hub_expires_at > now
+        return None if alive else "the WebSub subscription has ended"
+    if row.unsubscribed_at is not None:
+        return "unsubscribed"
+    if row.confirmed_at is None and row.article_id is not None:
+        return "the address is not confirmed"
+    return None
+
+
 def claim_deliveries(
     session: Session, settings: Settings, now: datetime, limit: int
 ) -> list[Attempt]:
     """Lock up to ``limit`` due deliveries and lease them to this sender.
 
-    Columns, not ORM objects, one UPDATE for the lease, and each payload read once (a
-    batch shares a few): this runs once per batch while the previous batch is being sent,
-    in the same process.
+    The due rows are taken from the ``(state, next_attempt_at)`` index alone, then their
+    subscribers looked up: filtering on the subscribers in the same query made PostgreSQL
+    join every due row before the LIMIT (15 ms a claim with 10,000 due). Deliveries whose
+    subscriber is gone end dead with the reason; a paused webhook's wait an hour.
+    Columns, not ORM objects, one UPDATE for the lease, each payload read once.
     """
-    rows = session.execute(
-        select(
-            Delivery.id,
-            Delivery.message_id,
-            Delivery.payload_id,
-            Delivery.attempts,
-            Delivery.email_subscriber_id,
-            WebhookEndpoint.id.label("endpoint_id"),
-            WebhookEndpoint.url.label("endpoint_url"),
-            WebhookEndpoint.secret.label("endpoint_secret"),
-            HubSubscription.callback,
-            HubSubscription.secret.label("hub_secret"),
-            HubSubscription.topic,
-            EmailSubscriber.email,
+    while True:
+        due = session.scalars(
+            select(Delivery.id)
+            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not due:
+            return []
+        rows = session.execute(
+            select(
+                Delivery.id,
+                Delivery.message_id,
+                Delivery.payload_id,
+                Delivery.attempts,
+                Delivery.article_id,
+                Delivery.email_subscriber_id,
+                WebhookEndpoint.id.label("endpoint_id"),
+                WebhookEndpoint.url.label("endpoint_url"),
+                WebhookEndpoint.secret.label("endpoint_secret"),
+                WebhookEndpoint.enabled.label("endpoint_enabled"),
+                HubSubscription.callback,
+                HubSubscription.secret.label("hub_secret"),
+                HubSubscription.topic,
+                HubSubscription.active.label("hub_active"),
+                HubSubscription.expires_at.label("hub_expires_at"),
+                EmailSubscriber.email,
+                EmailSubscriber.confirmed_at,
+                EmailSubscriber.unsubscribed_at,
+            )
+            .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
+            .outerjoin(HubSubscription, Delivery.hub_subscription_id == HubSubscription.id)
+            .outerjoin(EmailSubscriber, Delivery.email_subscriber_id == EmailSubscriber.id)
+            .where(Delivery.id.in_(due))
+            .order_by(Delivery.next_attempt_at)
+        ).all()
+        sendable = [row for row in rows if _why_not(row, now) is None]
+        _set_aside([row for row in rows if _why_not(row, now) is not None], session, now)
+        if sendable:
+            return _lease(session, settings, now, sendable)
+
+
+def _set_aside(rows: list[Any], session: Session, now: datetime) -> None:
+    for row in rows:
+        reason = _why_not(row, now)
+        values = (
+            {"next_attempt_at": now + PARKED}
+            if reason == ""
+            else {"state": "dead", "last_error": reason}
         )
-        .outerjoin(WebhookEndpoint, Delivery.endpoint_id == WebhookEndpoint.id)
-        .outerjoin(HubSubscription, Delivery.hub_subscription_id == HubSubscription.id)
-        .outerjoin(EmailSubscriber, Delivery.email_subscriber_id == EmailSubscriber.id)
-        .where(
-            Delivery.state == "pending",
-            Delivery.next_attempt_at <= now,
-            or_(
-                WebhookEndpoint.enabled.is_(True),
-                and_(HubSubscription.active.is_(True), HubSubscription.expires_at > now),
-                and_(  # confirmation mails go to addresses not confirmed yet
-                    EmailSubscriber.unsubscribed_at.is_(None),
-                    or_(EmailSubscriber.confirmed_at.is_not(None), Delivery.article_id.is_(None)),
-                ),
-            ),
-        )
-        .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
-    ).all()
-    if not rows:
-        return []
+        session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+
+
+def _lease(session: Session, settings: Settings, now: datetime, rows: list[Any]) -> list[Attempt]:
     # The lease outlasts the sending (see deliver.py), so that a sender that dies leaves its
     # deliveries due again: a batch waits for the one before it, and each thread's share of
     # a batch is BATCH_ROUNDS sends at most (mails: plus an SMTP connection and greeting).

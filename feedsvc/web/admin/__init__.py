@@ -22,7 +22,7 @@ from feedsvc.web.admin import (
     sources,
     subscribers,
 )
-from feedsvc.web.admin.i18n import init_i18n
+from feedsvc.web.admin.i18n import init_i18n, keep_choice
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 SIGNED_OUT_ENDPOINTS = {"admin.auth.login_form", "admin.auth.login"}
@@ -44,6 +44,7 @@ def authenticate() -> Response | None:
     return None
 
 
+blueprint.after_request(keep_choice)
 for section in (auth, dashboard, sources, categories, articles, subscribers, access):
     blueprint.register_blueprint(section.blueprint)
 

@@ -19,9 +19,10 @@ def _locale() -> str:
     return chosen if chosen in LANGUAGES else "vi"
 
 
-def _keep_choice(response: Response) -> Response:
+def keep_choice(response: Response) -> Response:
+    """An after_request hook of the admin blueprint (feeds and the API never pay for it)."""
     chosen = request.args.get("lang")
-    if chosen in LANGUAGES and request.path.startswith("/admin"):
+    if chosen in LANGUAGES:
         response.set_cookie(
             COOKIE, chosen, max_age=365 * 86400, path="/admin", samesite="Lax", httponly=True
         )
@@ -40,7 +41,6 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = "vi"
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Asia/Ho_Chi_Minh"
     Babel(app, locale_selector=_locale)
-    app.after_request(_keep_choice)
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["iso_time"] = iso_time
     app.jinja_env.globals["admin_language"] = _locale
