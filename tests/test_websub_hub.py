@@ -66,6 +66,8 @@ def test_a_callback_that_does_not_echo_is_not_subscribed(api, db, notify_setting
     publish(api, "Tin")
     announce_new_articles(db, notify_settings)
     assert deliver_due(db, notify_settings) == 0
+    dead = api.get("/api/v1/deliveries?state=dead").get_json()["items"]
+    assert {d["last_error"] for d in dead} <= {"the WebSub subscription has ended"}
 
 
 def test_unknown_topics_are_denied_at_the_callback(api, db, notify_settings, subscriber):
@@ -102,11 +104,16 @@ def test_leases_have_bounds_and_expire(api, db, notify_settings, subscriber):
         str(notify_settings.hub_lease_min_seconds),
         str(notify_settings.hub_lease_max_seconds),
     }
-    with db.transaction() as session:  # both leases run out
-        session.execute(update(HubSubscription).values(expires_at=utcnow() - timedelta(seconds=1)))
     publish(api, "Tin")
-    announce_new_articles(db, notify_settings)
+    announce_new_articles(db, notify_settings)  # two pushes to make
+    with db.transaction() as session:  # both leases run out before they are sent
+        session.execute(update(HubSubscription).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert deliver_due(db, notify_settings) == 0
+    dead = api.get("/api/v1/deliveries?state=dead").get_json()["items"]
+    assert [d["last_error"] for d in dead] == ["the WebSub subscription has ended"] * 2
+    publish(api, "Tin sau khi hết hạn")
+    announce_new_articles(db, notify_settings)  # expired subscriptions get nothing new
+    assert len(api.get("/api/v1/deliveries").get_json()["items"]) == 2
 
 
 def test_unsubscribe_is_verified_then_stops_pushes(api, db, notify_settings, subscriber):
@@ -124,6 +131,8 @@ def test_unsubscribe_is_verified_then_stops_pushes(api, db, notify_settings, sub
     publish(api, "Tin")
     announce_new_articles(db, notify_settings)
     assert deliver_due(db, notify_settings) == 0
+    dead = api.get("/api/v1/deliveries?state=dead").get_json()["items"]
+    assert {d["last_error"] for d in dead} <= {"the WebSub subscription has ended"}
 
 
 def test_bad_requests_are_refused_with_the_reason(api, notify_settings, subscriber):
