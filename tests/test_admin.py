@@ -180,3 +180,23 @@ def test_english_is_available(app, db):
     english = client.get("/admin/?lang=en").data.decode()
     assert 'lang="en"' in english and "Sources" in english
     assert "Sources" in client.get("/admin/sources/").data.decode()  # the choice is kept
+
+
+def test_bad_source_input_is_refused_on_the_form(app, db, store):
+    store.category("Thời sự")
+    make_user(db, "lan")
+    client = app.test_client()
+    sign_in(client, "lan")
+    page = "/admin/sources/new"
+    private = post(
+        client,
+        page,
+        {"action": "preview", "url": "http://127.0.0.1:9/feed.xml", "category": "thoi-su"},
+        page=page,
+    )
+    assert private.status_code == 422 and "127.0.0.1" in private.data.decode()
+    fields = {"url": "https://example.vn/rss", "category": "thoi-su", "interval_minutes": "x"}
+    assert post(client, page, {"action": "save", **fields}, page=page).status_code == 422
+    mapping = {**fields, "interval_minutes": "30", "category_map": "Kinh tế"}
+    assert post(client, page, {"action": "save", **mapping}, page=page).status_code == 422
+    assert "Không có nguồn tin nào" in client.get("/admin/sources/").data.decode()

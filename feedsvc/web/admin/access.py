@@ -1,5 +1,7 @@
 """API tokens (the value shown once, then only its hash is kept; revocable) and admin users."""
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -58,10 +60,11 @@ def users() -> str:
     return render_template("admin/users.html", users=list_users(context.session()), roles=ROLES)
 
 
-def _users_after(action: object) -> Response:
+def _users_after(action: Callable[[], object]) -> Response:
+    """Run a change to the users; on to the users page with what came of it."""
     session = context.session()
     try:
-        attempt(action)  # type: ignore[arg-type]
+        attempt(action)
     except FormProblem as problem:
         session.rollback()
         flash(_("Không thực hiện được: %(reason)s", reason=str(problem)), "error")

@@ -37,6 +37,16 @@ def text(name: str) -> str:
     return request.form.get(name, "").strip()
 
 
+def whole_number(name: str) -> int | None:
+    """A positive whole number, or None when the field is empty."""
+    value = text(name)
+    if not value:
+        return None
+    if not value.isdigit():
+        raise FormProblem("invalid number", {name: "a whole number"})
+    return int(value)
+
+
 def lines_map(value: str) -> dict[str, str]:
     """'term = slug' per line -> {term: slug}."""
     mapping = {}

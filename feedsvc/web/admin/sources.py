@@ -24,7 +24,14 @@ from feedsvc.sources import (
 )
 from feedsvc.text import fold, utcnow
 from feedsvc.web import context
-from feedsvc.web.admin.forms import FormProblem, attempt, done, lines_map, text
+from feedsvc.web.admin.forms import (
+    FormProblem,
+    attempt,
+    done,
+    lines_map,
+    text,
+    whole_number,
+)
 from feedsvc.web.admin.guard import admin_only
 
 blueprint = Blueprint("sources", __name__, url_prefix="/sources")
@@ -87,13 +94,14 @@ def create() -> Response | tuple[str, int]:
                 lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
             )
             return _form_page(None, preview)
+        interval = whole_number("interval_minutes")
         data = attempt(
             lambda: SourceCreate(
                 url=text("url"),
                 title=text("title") or None,
                 category=text("category"),
                 category_map=mapping,
-                interval_minutes=int(text("interval_minutes") or 0) or None,
+                interval_minutes=interval,
             )
         )
         source = attempt(lambda: add_source(session, data, settings, utcnow(), random.Random()))
@@ -115,19 +123,18 @@ def save(source_id: int) -> Response | tuple[str, int]:
     source = get_source(session, source_id)
     try:
         mapping = lines_map(request.form.get("category_map", ""))
+        interval = whole_number("interval_minutes")
         data = attempt(
             lambda: SourceUpdate(
                 title=text("title"),
                 category=text("category"),
                 category_map=mapping,
-                interval_minutes=int(text("interval_minutes") or 0) or None,
+                interval_minutes=interval,
             )
         )
         attempt(lambda: update_source(session, source_id, data, utcnow()))
-    except (FormProblem, ValueError) as problem:
+    except FormProblem as problem:
         session.rollback()
-        if not isinstance(problem, FormProblem):
-            problem = FormProblem("invalid input", {"interval_minutes": str(problem)})
         return _form_page(get_source(session, source.id), problem=problem)
     session.commit()
     done(_("Đã lưu."))
