@@ -13,6 +13,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,8 +31,14 @@ MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,49}$")
 
 _hasher = PasswordHasher()
-# Verified when the user name is unknown, so that the answer takes as long as for a known one.
-_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """Verified when the user name is unknown, so that the answer takes as long as for a
+    known one. Made on first need: hashing takes 64 MiB and ~50 ms, which no process should
+    pay at import (every gunicorn worker's peak memory would carry it)."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def _digest(token: str) -> str:
@@ -130,7 +137,7 @@ def log_in(
         )
     user = session.scalar(select(AdminUser).where(AdminUser.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _UNKNOWN_USER_HASH, password)
+        _hasher.verify(user.password_hash if user else _unknown_user_hash(), password)
         if user is None:
             raise VerificationError
     except (VerificationError, InvalidHashError):

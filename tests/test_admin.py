@@ -1,11 +1,14 @@
 """The admin UI through Flask's test client: accounts, sessions, roles, CSRF, and the
 sections' rules (categories in use, scheduled articles, search, previews, tokens)."""
 
+import io
+
 from sqlalchemy import select
 
 from feedsvc.models import AdminSession, AdminUser, Article, Category
 from feedsvc.text import utcnow
 from feedsvc.tokens import authenticate_token
+from feedsvc.web import create_app
 from tests.admin_helpers import PASSWORD, csrf_of, make_user, post, sign_in
 
 
@@ -200,3 +203,31 @@ def test_bad_source_input_is_refused_on_the_form(app, db, store):
     mapping = {**fields, "interval_minutes": "30", "category_map": "Kinh tế"}
     assert post(client, page, {"action": "save", **mapping}, page=page).status_code == 422
     assert "Không có nguồn tin nào" in client.get("/admin/sources/").data.decode()
+
+
+def test_opml_import_and_export(settings, db, store):
+    store.category("Thời sự")
+    store.category("Kinh tế")
+    make_user(db, "lan")
+    local = create_app(settings.model_copy(update={"allow_private_urls": True}))
+    client = local.test_client()
+    sign_in(client, "lan")
+    opml = (
+        '<?xml version="1.0"?><opml version="2.0"><head/><body>'
+        '<outline text="Kinh tế"><outline type="rss" text="Báo A" xmlUrl="http://127.0.0.1:9/a.rss"/>'
+        '</outline><outline type="rss" text="Báo B" xmlUrl="http://127.0.0.1:9/b.rss"/>'
+        "</body></opml>"
+    ).encode()
+    token = csrf_of(client.get("/admin/sources/").data)
+    answer = client.post(
+        "/admin/sources/opml",
+        data={"csrf_token": token, "category": "thoi-su", "file": (io.BytesIO(opml), "a.opml")},
+        content_type="multipart/form-data",
+    )
+    listing = client.get(answer.headers["Location"]).data.decode()
+    assert "thêm 2, bỏ qua 0" in listing and "Báo A" in listing
+    exported = client.get("/admin/sources/opml")
+    assert exported.headers["Content-Disposition"].startswith("attachment")
+    assert b'xmlUrl="http://127.0.0.1:9/a.rss"' in exported.data
+    assert b'<outline text="Kinh t' in exported.data  # in the folder of its category
+    local.extensions["feedsvc.db"].dispose()

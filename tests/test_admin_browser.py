@@ -1,14 +1,11 @@
 """The admin UI in a real browser: Debian's headless Chromium driven by Playwright, against
 the app on a real HTTP server, with real upstream feeds and webhook receivers on 127.0.0.1.
 
-Without /usr/bin/chromium these tests are skipped, unless FEEDSVC_TEST_REQUIRE_BROWSER=1
-(CI), which turns the skip into a failure.
+Without /usr/bin/chromium these tests are skipped (see tests/browser.py).
 """
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -19,27 +16,11 @@ from feedsvc.notify.deliver import announce_new_articles, deliver_due
 from feedsvc.text import utcnow
 from feedsvc.tokens import authenticate_token
 from tests.admin_helpers import PASSWORD, make_user
+from tests.browser import CHROMIUM, FLAGS, needs_chromium
 from tests.receiver import Receiver
 from tests.upstream import CORPUS
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not CHROMIUM.exists():
-    if os.environ.get("FEEDSVC_TEST_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("FEEDSVC_TEST_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-    pytest.skip(
-        "/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

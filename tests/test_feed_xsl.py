@@ -2,8 +2,8 @@
 
 The stylesheet is applied with lxml (libxslt, the same engine Chromium uses)
 to small RSS 2.0 and Atom 1.0 documents, and the resulting HTML is checked.
-If /usr/bin/chromium exists, one more test renders a feed in headless
-Chromium through its built-in XSLT; without it that test is skipped.
+With /usr/bin/chromium, more tests render feeds in headless Chromium through its
+built-in XSLT (see tests/browser.py for when they are skipped).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import lxml.etree
 import lxml.html
 import pytest
 
+from tests.browser import CHROMIUM, FLAGS, needs_chromium
+
 XSL_PATH = pathlib.Path(__file__).parents[1] / "feedsvc/web/static/feed.xsl"
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
 
 TITLE_1 = "Hội nghị tổng kết công tác thi đua, khen thưởng năm 2020"
 TITLE_2 = "Khánh thành cầu Bến Thủy 3 nối đôi bờ sông Lam"
@@ -335,14 +336,7 @@ def dump_dom(url: str, profile: pathlib.Path) -> str:
     proc = subprocess.run(
         [
             str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *FLAGS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=5000",
             "--dump-dom",
@@ -357,7 +351,7 @@ def dump_dom(url: str, profile: pathlib.Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+@needs_chromium
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_served_demo_feed_opens_as_a_readable_page(live_server, fmt, tmp_path) -> None:
     """The real thing: a demo feed served by the app, its stylesheet fetched from the app."""
@@ -370,7 +364,7 @@ def test_served_demo_feed_opens_as_a_readable_page(live_server, fmt, tmp_path) -
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+@needs_chromium
 @pytest.mark.parametrize(("name", "feed"), [("rss.xml", RSS), ("atom.xml", ATOM)])
 def test_renders_in_headless_chromium(name: str, feed: str, tmp_path: pathlib.Path) -> None:
     # Serve the feed and /static/feed.xsl from one origin, as the app does.

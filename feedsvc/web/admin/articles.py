@@ -20,7 +20,14 @@ from feedsvc.categories import get_category, list_categories
 from feedsvc.models import Article
 from feedsvc.text import format_local, sanitise_html, utcnow
 from feedsvc.web import context
-from feedsvc.web.admin.forms import FormProblem, attempt, done, local_datetime, text
+from feedsvc.web.admin.forms import (
+    FormProblem,
+    attempt,
+    done,
+    form_page,
+    local_datetime,
+    text,
+)
 
 blueprint = Blueprint("articles", __name__, url_prefix="/articles")
 LIST_LIMIT = 200
@@ -56,15 +63,9 @@ def _fields() -> dict[str, Any]:
 def _form_page(
     article: Article | None, preview: str | None = None, problem: FormProblem | None = None
 ) -> tuple[str, int]:
-    return render_template(
-        "admin/article_form.html",
-        article=article,
-        categories=list_categories(context.session()),
-        values=request.form,
-        preview=preview,
-        problem=problem,
-        now=utcnow(),
-    ), 422 if problem else 200
+    return form_page(
+        "admin/article_form.html", problem, article=article, preview=preview, now=utcnow()
+    )
 
 
 def _preview() -> str:

@@ -2,13 +2,15 @@
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from flask import flash, request
+from flask import flash, render_template, request
 from pydantic import ValidationError
 
+from feedsvc.categories import list_categories
 from feedsvc.errors import FeedsvcError, InvalidInput
 from feedsvc.text import LOCAL_TZ
+from feedsvc.web import context
 
 T = TypeVar("T")
 LOCAL_FORMAT = "%d/%m/%Y %H:%M"
@@ -68,6 +70,18 @@ def local_datetime(value: str) -> datetime | None:
         return datetime.strptime(value, LOCAL_FORMAT).replace(tzinfo=LOCAL_TZ)
     except ValueError as exc:
         raise FormProblem("invalid date", {"published_at": "dd/mm/yyyy HH:MM"}) from exc
+
+
+def form_page(template: str, problem: FormProblem | None, **page: Any) -> tuple[str, int]:
+    """A form again, with what was typed, the categories to choose from and what is wrong
+    (422 then)."""
+    return render_template(
+        template,
+        categories=list_categories(context.session()),
+        values=request.form,
+        problem=problem,
+        **page,
+    ), 422 if problem else 200
 
 
 def done(message: str) -> None:

@@ -3,7 +3,7 @@ pause/resume, fetch now, delete (after a confirmation page), OPML import and exp
 
 import random
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
@@ -28,6 +28,7 @@ from feedsvc.web.admin.forms import (
     FormProblem,
     attempt,
     done,
+    form_page,
     lines_map,
     text,
     whole_number,
@@ -68,14 +69,7 @@ def index() -> str:
 def _form_page(
     source: Source | None, preview: Preview | None = None, problem: FormProblem | None = None
 ) -> tuple[str, int]:
-    return render_template(
-        "admin/source_form.html",
-        source=source,
-        categories=list_categories(context.session()),
-        values=request.form,
-        preview=preview,
-        problem=problem,
-    ), 422 if problem else 200
+    return form_page("admin/source_form.html", problem, source=source, preview=preview)
 
 
 @blueprint.get("/new")
@@ -227,5 +221,5 @@ def import_opml() -> Response | tuple[str, int]:
         )
     )
     for line in report.failed:
-        done(line)
+        flash(line, "error")
     return redirect(url_for(".index"))  # type: ignore[return-value]
