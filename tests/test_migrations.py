@@ -80,3 +80,24 @@ def test_deliveries_keep_their_payloads_when_payloads_move_out(unmigrated_url):
         assert new_payload(session, "{}", "application/json", now) != 7
     database.dispose()
     engine.dispose()
+
+
+def test_long_texts_use_lz4_on_postgresql(postgresql_url):
+    """Migration 0011: where the server has lz4, long texts are compressed with it."""
+    engine = create_engine(postgresql_url)
+    with engine.connect() as connection:
+        has_lz4 = connection.execute(
+            text(
+                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings"
+                " WHERE name = 'default_toast_compression'"
+            )
+        ).scalar()
+        methods = connection.execute(
+            text(
+                "SELECT attname, attcompression FROM pg_attribute"
+                " WHERE attrelid = 'articles'::regclass"
+                " AND attname IN ('body_html', 'search_text', 'summary')"
+            )
+        ).all()
+    engine.dispose()
+    assert {method for _name, method in methods} == ({"l"} if has_lz4 else {""})
