@@ -79,7 +79,7 @@ def new() -> tuple[str, int]:
 
 @blueprint.post("/new")
 def create() -> Response | tuple[str, int]:
-    """ "Preview" fetches the feed and shows its entries; "save" adds the source."""
+    """The preview button fetches the feed and shows its entries; save adds the source."""
     session, settings = context.session(), context.settings()
     try:
         mapping = lines_map(request.form.get("category_map", ""))
