@@ -88,8 +88,9 @@ def rename_category(session: Session, slug: str, name: str, now: datetime) -> Ca
 
 def move_category(session: Session, slug: str, step: int) -> None:
     """Swap a category with its neighbour above (step -1) or below (+1) in the list."""
+    moving = get_category(session, slug)
     ordered = list_categories(session)
-    index = next(i for i, c in enumerate(ordered) if c.slug == get_category(session, slug).slug)
+    index = ordered.index(moving)
     other = index + step
     if 0 <= other < len(ordered):
         ordered[index], ordered[other] = ordered[other], ordered[index]

@@ -79,7 +79,8 @@ def deliver_due(
     """Send every due delivery, a claimed batch at a time; returns how many attempts.
 
     A pipeline: while the pool sends one batch (HTTP deliveries concurrently, the mails over
-    one SMTP connection), this thread records the batch before it and claims the next.
+    SMTP connections of up to BATCH_ROUNDS each), this thread records the batch before it
+    and claims the next.
     """
     rng = rng or random.Random()
     sent = 0
