@@ -146,3 +146,19 @@ def test_bad_endpoints_get_clear_errors(api, client, notify_settings, db):
     assert api.get("/api/v1/deliveries?state=lost").status_code == 422
     assert api.post("/api/v1/deliveries/99/retry").status_code == 404
     assert json.loads(api.get("/api/v1/webhooks").data)["items"] == []
+
+
+def test_a_paused_endpoint_gets_its_deliveries_once_resumed(api, db, notify_settings, receiver):
+    endpoint = add_webhook(api, receiver.url + "/hook")
+    publish(api, "Tin khi đang tạm dừng")
+    announce_new_articles(db, notify_settings)
+    api.patch(f"/api/v1/webhooks/{endpoint['id']}", json={"enabled": False})
+    assert deliver_due(db, notify_settings) == 0 and receiver.received == []
+    with db.sessions() as session:
+        delivery = session.scalar(select(Delivery))
+        assert delivery.state == "pending" and delivery.attempts == 0  # parked, not failed
+        assert delivery.next_attempt_at > utcnow() + timedelta(minutes=50)
+    api.patch(f"/api/v1/webhooks/{endpoint['id']}", json={"enabled": True})
+    make_all_due(db)  # an hour later
+    assert deliver_due(db, notify_settings) == 1
+    assert [r.path for r in receiver.received] == ["/hook"]
