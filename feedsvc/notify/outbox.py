@@ -201,21 +201,23 @@ def claim_deliveries(
             .where(Delivery.id.in_(due))
             .order_by(Delivery.next_attempt_at)
         ).all()
-        sendable = [row for row in rows if _why_not(row, now) is None]
-        _set_aside([row for row in rows if _why_not(row, now) is not None], session, now)
+        verdicts = [(row, _why_not(row, now)) for row in rows]
+        sendable = [row for row, reason in verdicts if reason is None]
+        for row, reason in verdicts:
+            if reason is not None:
+                _set_aside(session, row.id, reason, now)
         if sendable:
             return _lease(session, settings, now, sendable)
 
 
-def _set_aside(rows: list[Any], session: Session, now: datetime) -> None:
-    for row in rows:
-        reason = _why_not(row, now)
-        values = (
-            {"next_attempt_at": now + PARKED}
-            if reason == ""
-            else {"state": "dead", "last_error": reason}
-        )
-        session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+def _set_aside(session: Session, delivery_id: int, reason: str, now: datetime) -> None:
+    """Park a delivery ("": its webhook is paused) or end it dead with the reason."""
+    values = (
+        {"next_attempt_at": now + PARKED}
+        if reason == ""
+        else {"state": "dead", "last_error": reason}
+    )
+    session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
 
 
 def _lease(session: Session, settings: Settings, now: datetime, rows: list[Any]) -> list[Attempt]:
