@@ -33,10 +33,10 @@ from bench.report import table
 from bench.serving import free_port
 from feedsvc.categories import create_category
 from feedsvc.db import create_database
-from feedsvc.ingest.fetch import new_client
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.models import Article, Source
+from feedsvc.outbound import fetch_client
 from feedsvc.settings import load_settings
 from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import utcnow
@@ -132,7 +132,7 @@ def _refresh_all(database_url: str, parsers: ParserPool) -> float:
     try:
         with database.transaction() as session:  # everything due now
             session.execute(update(Source).values(next_fetch_at=utcnow()))
-        with new_client(settings) as client:  # the worker's long-lived client
+        with fetch_client(settings) as client:  # the worker's long-lived client
             started = time.perf_counter()
             while refresh_due_sources(database, settings, rng, parsers.parse, client):
                 pass

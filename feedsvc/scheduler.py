@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feedsvc.db import Database
-from feedsvc.ingest.fetch import new_client
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.notify.deliver import (
@@ -20,6 +19,7 @@ from feedsvc.notify.deliver import (
     queue_daily_digests,
     verify_hub_intents,
 )
+from feedsvc.outbound import delivery_client, fetch_client
 from feedsvc.settings import Settings
 
 
@@ -34,13 +34,14 @@ class Jobs:
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self.parsers = ParserPool(settings.parse_processes)
-        self.client = new_client(settings)
+        self.fetch_client = fetch_client(settings)
+        self.delivery_client = delivery_client(settings)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
             refresh_due_sources,
             "interval",
             seconds=settings.scheduler_tick_seconds,
-            args=(database, settings, None, self.parsers.parse, self.client),
+            args=(database, settings, None, self.parsers.parse, self.fetch_client),
             id="refresh-due-sources",
             max_instances=1,
             coalesce=True,
@@ -48,8 +49,8 @@ class Jobs:
         )
         for job_id, job, args in (
             ("announce-new-articles", announce_new_articles, (database, settings)),
-            ("deliver-due", deliver_due, (database, settings, self.client)),
-            ("verify-hub-intents", verify_hub_intents, (database, settings, self.client)),
+            ("deliver-due", deliver_due, (database, settings, self.delivery_client)),
+            ("verify-hub-intents", verify_hub_intents, (database, settings, self.delivery_client)),
             ("queue-daily-digests", queue_daily_digests, (database, settings)),
         ):
             self.scheduler.add_job(
@@ -69,7 +70,8 @@ class Jobs:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.parsers.close()
-        self.client.close()
+        self.fetch_client.close()
+        self.delivery_client.close()
 
     def run_until(self, stopping: threading.Event) -> None:
         """Run the jobs until ``stopping`` is set (by a signal handler), then stop them."""

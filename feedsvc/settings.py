@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     delivery_backoff_max_minutes: int = Field(
         360, ge=1, description="Longest wait between two attempts of a delivery."
     )
-    delivery_timeout: float = Field(10, gt=0, description="Seconds a receiver has to answer.")
+    delivery_timeout: float = Field(
+        10, gt=0, description="Seconds one call to a subscriber may take in all."
+    )
     delivery_concurrency: int = Field(16, ge=1, le=200, description="Deliveries sent at once.")
     webhook_max_failures: int = Field(
         100, ge=1, description="Failed attempts in a row before an endpoint is disabled."

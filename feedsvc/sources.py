@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, joinedload
 from feedsvc.categories import get_category, list_categories
 from feedsvc.db import Database
 from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
-from feedsvc.ingest.guard import check_url
 from feedsvc.ingest.schedule import first_fetch
 from feedsvc.models import Category, Source
+from feedsvc.outbound import check_url
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri, slugify, utcnow
 

@@ -1,7 +1,8 @@
-"""Fetch an upstream feed with httpx: conditional GET, limits, redirects, the address guard.
+"""Fetch an upstream feed: conditional GET, redirects, the size cap.
 
-httpx is used only here (and by the notification channels). Nothing raises for an upstream
-problem: every outcome is a ``FetchResult`` that the refresh records on the source.
+The client comes from ``feedsvc.outbound`` (address guard, pinned connections, the total
+deadline ``fetch_total_timeout``). Nothing raises for an upstream problem: every outcome is a
+``FetchResult`` that the refresh records on the source.
 """
 
 import time
@@ -13,15 +14,11 @@ from urllib.parse import urljoin
 import httpx
 
 from feedsvc.errors import UnsafeURL
-from feedsvc.ingest.guard import check_peer, check_url
+from feedsvc.outbound import check_scheme, read_capped
 from feedsvc.settings import Settings
 
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
-ACCEPT = (
-    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
-    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
-)
 
 
 @dataclass(frozen=True)
@@ -42,23 +39,6 @@ class FetchResult:
         return len(self.body)
 
 
-def new_client(settings: Settings) -> httpx.Client:
-    """One client per batch of fetches, so connections to a host are reused."""
-    return httpx.Client(
-        timeout=httpx.Timeout(settings.fetch_read_timeout, connect=settings.fetch_connect_timeout),
-        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.fetch_concurrency * 2),
-    )
-
-
-def connected_peer(response: httpx.Response) -> str | None:
-    """The address the response came from (checked by the private-address guard)."""
-    stream = response.extensions.get("network_stream")
-    peer = stream.get_extra_info("server_addr") if stream else None
-    return str(peer[0]) if peer else None
-
-
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or odd."""
     if not value:
@@ -71,19 +51,6 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
         return None
 
 
-def _read_body(response: httpx.Response, settings: Settings, deadline: float) -> tuple[bytes, str]:
-    """The decompressed body, or what is wrong: reading stops at the size or time limit
-    (so a gzip bomb is cut off after ``fetch_max_bytes`` too)."""
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > settings.fetch_max_bytes:
-            return b"", f"body larger than {settings.fetch_max_bytes} bytes"
-        if time.monotonic() > deadline:
-            return b"", f"slower than {settings.fetch_total_timeout:g} s"
-    return bytes(body), ""
-
-
 def fetch_feed(
     client: httpx.Client,
     settings: Settings,
@@ -92,7 +59,8 @@ def fetch_feed(
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> FetchResult:
-    """GET ``url`` conditionally, following redirects (each hop checked by the guard)."""
+    """GET ``url`` conditionally, following redirects (each hop checked by the guard, each
+    with what is left of ``fetch_total_timeout``)."""
     started = time.monotonic()
     headers = {}
     if etag:
@@ -108,9 +76,11 @@ def fetch_feed(
 
     try:
         while True:
-            check_url(url, settings.allow_private_urls)
-            with client.stream("GET", url, headers=headers) as response:
-                check_peer(connected_peer(response), settings.allow_private_urls)
+            check_scheme(url)  # the address is checked by the client, on every connection
+            left = settings.fetch_total_timeout - (time.monotonic() - started)
+            with client.stream(
+                "GET", url, headers=headers, extensions={"total_timeout": left}
+            ) as response:
                 status = response.status_code
                 if status in REDIRECTS and "location" in response.headers:
                     all_permanent &= status in PERMANENT_REDIRECTS
@@ -135,11 +105,16 @@ def fetch_feed(
                     return done(result)
                 if status != 200:
                     return done(result, error=f"HTTP {status} {response.reason_phrase}".strip())
-                body, error = _read_body(response, settings, started + settings.fetch_total_timeout)
-                return done(result, body=body, error=error)
+                body = read_capped(response, settings.fetch_max_bytes)
+                if body is None:
+                    error = f"body larger than {settings.fetch_max_bytes} bytes"
+                    return done(result, error=error)
+                return done(result, body=body)
     except UnsafeURL as exc:
         return done(FetchResult(url), error=str(exc))
     except httpx.TimeoutException as exc:
+        if time.monotonic() - started >= settings.fetch_total_timeout - 0.1:
+            return done(FetchResult(url), error=f"slower than {settings.fetch_total_timeout:g} s")
         return done(FetchResult(url), error=f"timed out ({type(exc).__name__})")
     except httpx.HTTPError as exc:
         return done(FetchResult(url), error=f"{type(exc).__name__}: {exc}")

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from feedsvc.errors import UpstreamError
 from feedsvc.ingest.entries import map_category
-from feedsvc.ingest.fetch import fetch_feed, new_client
-from feedsvc.ingest.guard import check_url
+from feedsvc.ingest.fetch import fetch_feed
 from feedsvc.ingest.parse import parse_feed
+from feedsvc.outbound import check_url, fetch_client
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, html_to_text
 
@@ -39,7 +39,7 @@ def preview_source(
     now: datetime,
 ) -> Preview:
     check_url(url, settings.allow_private_urls)
-    with new_client(settings) as client:
+    with fetch_client(settings) as client:
         fetched = fetch_feed(client, settings, url, now)
     if fetched.error or fetched.status != 200:
         raise UpstreamError(f"could not fetch {url}: {fetched.error or fetched.status}")

@@ -9,9 +9,9 @@ twice; a worker that dies mid-fetch leaves the source due again when the lease e
 import logging
 import random
 import threading
-from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.errors import Conflict, NotAFeed, NotFound
-from feedsvc.ingest.fetch import FetchResult, fetch_feed, new_client
+from feedsvc.ingest.fetch import FetchResult, fetch_feed
 from feedsvc.ingest.parse import ParsedFeed, parse_feed
 from feedsvc.ingest.schedule import after_failure, after_success
 from feedsvc.ingest.store import store_entries
@@ -35,6 +35,7 @@ from feedsvc.ingest.websub import (
     want_subscription,
 )
 from feedsvc.models import Source
+from feedsvc.outbound import fetch_client
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, utcnow
 
@@ -80,17 +81,39 @@ def _ticket(source: Source, now: datetime, settings: Settings) -> Ticket:
     )
 
 
+def host_of(url: str) -> str:
+    """What ``fetch_per_host`` counts by: the URL's host and port."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
 def claim_due_sources(
-    session: Session, settings: Settings, now: datetime, limit: int
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    limit: int,
+    busy_hosts: Mapping[str, int] | None = None,
 ) -> list[Ticket]:
+    """Claim up to ``limit`` due sources, oldest due first, none of a host that already has
+    ``fetch_per_host`` fetches running here (``busy_hosts``). Looks at a few times ``limit``
+    due rows, so a host with many due sources does not hold back the others behind it."""
+    taken = Counter(busy_hosts or {})
     stmt = (
         select(Source)
         .where(Source.enabled.is_(True), Source.next_fetch_at <= now)
         .order_by(Source.next_fetch_at)
-        .limit(limit)
+        .limit(limit * 4)
         .with_for_update(skip_locked=True)
     )
-    return [_ticket(source, now, settings) for source in session.scalars(stmt)]
+    tickets: list[Ticket] = []
+    for source in session.scalars(stmt):
+        host = host_of(source.url)
+        if taken[host] >= settings.fetch_per_host:
+            continue
+        taken[host] += 1
+        tickets.append(_ticket(source, now, settings))
+        if len(tickets) == limit:
+            break
+    return tickets
 
 
 def claim_source(session: Session, settings: Settings, source_id: int, now: datetime) -> Ticket:
@@ -280,7 +303,7 @@ def refresh_source(
     """Fetch one source now (CLI, API, admin)."""
     with database.transaction() as session:
         ticket = claim_source(session, settings, source_id, utcnow())
-    with new_client(settings) as client:
+    with fetch_client(settings) as client:
         return run_ticket(database, settings, client, ticket, rng or random.Random())
 
 
@@ -290,38 +313,53 @@ def refresh_due_sources(
     rng: random.Random | None = None,
     parse: Parser = parse_feed,
     client: httpx.Client | None = None,
+    stopping: threading.Event | None = None,
 ) -> list[RefreshOutcome]:
-    """The scheduler's job: claim due sources and fetch them, bounded overall and per host.
+    """The scheduler's job: fetch due sources, ``fetch_concurrency`` at once, at most
+    ``fetch_per_host`` at once to one host, until none is due or ``stopping`` is set.
 
-    ``parse`` is where feeds are parsed: in the fetching thread by default, in other
-    processes when the scheduler passes ``ParserPool.parse``. ``client``: the worker's
-    long-lived HTTP client (making one costs ~15 ms: TLS context and CA bundle), else one
-    made for this batch.
+    No batch barrier: a source claimed takes one slot, and whenever a slot frees the next
+    due source is claimed, so a slow upstream (bounded by ``fetch_total_timeout``) holds up
+    nobody else. ``parse`` is where feeds are parsed: in the fetching thread by default, in
+    other processes when the scheduler passes ``ParserPool.parse``. ``client``: the
+    worker's long-lived fetch client, else one made for this run.
     """
     rng = rng or random.Random()
-    with database.transaction() as session:
-        tickets = claim_due_sources(session, settings, utcnow(), settings.fetch_concurrency * 4)
-    if not tickets:
-        return []
-    per_host: defaultdict[str, threading.Semaphore] = defaultdict(
-        lambda: threading.Semaphore(settings.fetch_per_host)
-    )
-
-    def run(ticket: Ticket) -> RefreshOutcome:
-        assert client is not None
-        with per_host[urlsplit(ticket.url).netloc]:
-            return run_ticket(database, settings, client, ticket, rng, parse)
-
+    stopping = stopping or threading.Event()
+    poll = min(settings.scheduler_tick_seconds, 5)
+    running: dict[Future[RefreshOutcome], Ticket] = {}
+    busy_hosts: Counter[str] = Counter()
+    outcomes: list[RefreshOutcome] = []
     with ExitStack() as stack:
-        if client is None:
-            client = stack.enter_context(new_client(settings))
+        fetcher = client or stack.enter_context(fetch_client(settings))
         pool = stack.enter_context(ThreadPoolExecutor(settings.fetch_concurrency))
-        outcomes = list(pool.map(run, tickets))
-    log.info(
-        "refreshed %d source(s): %d new, %d updated, %d failed",
-        len(outcomes),
-        sum(len(o.new_ids) for o in outcomes),
-        sum(o.updated for o in outcomes),
-        sum(1 for o in outcomes if o.error),
-    )
+        while True:
+            free = settings.fetch_concurrency - len(running)
+            if free and not stopping.is_set():
+                with database.transaction() as session:
+                    tickets = claim_due_sources(session, settings, utcnow(), free, busy_hosts)
+                for ticket in tickets:
+                    busy_hosts[host_of(ticket.url)] += 1
+                    future = pool.submit(
+                        run_ticket, database, settings, fetcher, ticket, rng, parse
+                    )
+                    running[future] = ticket
+            if not running:
+                break
+            finished, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ticket = running.pop(future)
+                busy_hosts[host_of(ticket.url)] -= 1
+                try:
+                    outcomes.append(future.result())
+                except Exception:  # e.g. the database went away: the lease brings it back
+                    log.exception("refreshing source %s failed", ticket.source_id)
+    if outcomes:
+        log.info(
+            "refreshed %d source(s): %d new, %d updated, %d failed",
+            len(outcomes),
+            sum(len(o.new_ids) for o in outcomes),
+            sum(o.updated for o in outcomes),
+            sum(1 for o in outcomes if o.error),
+        )
     return outcomes

@@ -20,10 +20,10 @@ import httpx
 from sqlalchemy.orm import Session
 
 from feedsvc.errors import NotFound, UnsafeURL
-from feedsvc.ingest.guard import check_url
 from feedsvc.ingest.parse import parse_feed
 from feedsvc.ingest.store import StoreResult, store_entries
 from feedsvc.models import Source
+from feedsvc.outbound import ANSWER_LIMIT, check_scheme, read_capped
 from feedsvc.settings import Settings
 
 SIGNATURE_ALGORITHMS = {"sha1", "sha256", "sha384", "sha512"}
@@ -82,11 +82,9 @@ def want_subscription(
 def send_subscription(client: httpx.Client, settings: Settings, request: SubscribeRequest) -> str:
     """POST the subscription request to the hub; returns what went wrong ("" if accepted)."""
     try:
-        check_url(request.hub, settings.allow_private_urls)
-    except UnsafeURL as exc:
-        return str(exc)
-    try:
-        response = client.post(
+        check_scheme(request.hub)  # the address is checked by the client
+        with client.stream(
+            "POST",
             request.hub,
             data={
                 "hub.mode": "subscribe",
@@ -95,7 +93,10 @@ def send_subscription(client: httpx.Client, settings: Settings, request: Subscri
                 "hub.secret": request.secret,
                 "hub.lease_seconds": str(request.lease_seconds),
             },
-        )
+        ) as response:
+            read_capped(response, ANSWER_LIMIT)
+    except UnsafeURL as exc:
+        return str(exc)
     except httpx.HTTPError as exc:
         return f"hub unreachable: {type(exc).__name__}: {exc}"
     if not response.is_success:

@@ -14,7 +14,6 @@ import httpx
 from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
-from feedsvc.ingest.fetch import new_client
 from feedsvc.notify.email import queue_digests, send_emails, signing_key
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
 from feedsvc.notify.outbox import (
@@ -25,6 +24,7 @@ from feedsvc.notify.outbox import (
 )
 from feedsvc.notify.rows import Attempt, AttemptResult
 from feedsvc.notify.webhooks import send_attempt
+from feedsvc.outbound import delivery_client
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 
@@ -57,7 +57,7 @@ def verify_hub_intents(
     done = 0
     with ExitStack() as stack:
         if client is None:
-            client = stack.enter_context(new_client(settings))
+            client = stack.enter_context(delivery_client(settings))
         while True:
             with database.transaction() as session:
                 intents = claim_intents(session, settings, utcnow(), 50)
@@ -88,7 +88,7 @@ def deliver_due(
         key = signing_key(session, settings)  # signs the unsubscribe links of the mails
     with ExitStack() as stack:
         if client is None:
-            client = stack.enter_context(new_client(settings))
+            client = stack.enter_context(delivery_client(settings))
         pool = stack.enter_context(ThreadPoolExecutor(settings.delivery_concurrency))
 
         def start(attempts: list[Attempt]) -> list[Future[list[AttemptResult]]]:

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedsvc.errors import InvalidInput, UnsafeURL
-from feedsvc.ingest.guard import check_url
 from feedsvc.models import Category, HubSubscription
+from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
 from feedsvc.settings import Settings
 from feedsvc.urls import ALL_FEED, FEED_FORMATS
 
@@ -145,13 +145,14 @@ def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> b
         if intent.mode == "subscribe":
             params["hub.lease_seconds"] = str(intent.lease_seconds)
     try:
-        check_url(intent.callback, settings.allow_private_urls)
-        response = client.get(intent.callback, params=params, timeout=settings.delivery_timeout)
+        check_scheme(intent.callback)  # the address is checked by the client
+        with client.stream("GET", intent.callback, params=params) as response:
+            answer = read_capped(response, ANSWER_LIMIT)
     except (UnsafeURL, httpx.HTTPError):
         return False
     if intent.mode == "denied":
         return True
-    return response.is_success and response.text == params["hub.challenge"]
+    return response.is_success and answer == params["hub.challenge"].encode()
 
 
 def record_verification(session: Session, intent: Intent, confirmed: bool, now: datetime) -> None:

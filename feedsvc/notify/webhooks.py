@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from feedsvc.errors import InvalidInput, NotFound, UnsafeURL
-from feedsvc.ingest.fetch import connected_peer
-from feedsvc.ingest.guard import check_peer, check_url
 from feedsvc.models import Category, WebhookEndpoint
 from feedsvc.notify.hub import hub_signature
 from feedsvc.notify.rows import Attempt, AttemptResult, fold_keywords
+from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
 
@@ -134,32 +133,20 @@ def signed_headers(
     return headers
 
 
-ANSWER_LIMIT = 64 * 1024  # bytes of an answer read; past it, the connection is dropped
-
-
-def _drain(response: httpx.Response) -> None:
-    """Read the answer's body, up to ANSWER_LIMIT: only a response read to its end lets its
-    keep-alive connection go back to the pool (else every delivery opens a new one)."""
-    read = 0
-    for chunk in response.iter_raw():
-        read += len(chunk)
-        if read > ANSWER_LIMIT:
-            return
-
-
 def send_attempt(
     client: httpx.Client, settings: Settings, attempt: Attempt, now: datetime
 ) -> AttemptResult:
-    """POST one delivery; any 2xx is delivered, everything else is an error to retry."""
+    """POST one delivery; any 2xx is delivered, everything else is an error to retry.
+
+    The answer's body is read (up to ANSWER_LIMIT): only a response read to its end lets its
+    keep-alive connection go back to the pool, else every delivery opens a new one.
+    """
     body = attempt.payload.encode()
     headers = signed_headers(attempt, body, settings, now)
     try:
-        check_url(attempt.url, settings.allow_private_urls)
-        with client.stream(
-            "POST", attempt.url, content=body, headers=headers, timeout=settings.delivery_timeout
-        ) as response:
-            check_peer(connected_peer(response), settings.allow_private_urls)
-            _drain(response)
+        check_scheme(attempt.url)  # the address is checked by the client, on every connection
+        with client.stream("POST", attempt.url, content=body, headers=headers) as response:
+            read_capped(response, ANSWER_LIMIT, decoded=False)
             if response.is_success:
                 return AttemptResult(attempt, response.status_code, "")
             return AttemptResult(
