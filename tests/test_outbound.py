@@ -12,8 +12,9 @@ from datetime import timedelta
 import httpcore
 import pytest
 
-from feedsvc.errors import UnsafeURL
+from feedsvc.errors import UnsafeURL, UpstreamError
 from feedsvc.ingest.fetch import fetch_feed
+from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.notify.hub import Intent, verify_intent
 from feedsvc.notify.rows import Attempt
@@ -192,3 +193,11 @@ RSS_ONE_ITEM = """<?xml version="1.0" encoding="utf-8"?>
 <description>d</description>
 <item><title>Tin</title><link>http://example.com/a</link><guid>http://example.com/a</guid>
 <pubDate>Thu, 26 Nov 2026 07:00:00 +0700</pubDate></item></channel></rss>"""
+
+
+def test_a_preview_of_a_trickling_upstream_answers_in_time():
+    with HostilePeer(trickle_head(0.1)) as peer:
+        started = time.monotonic()
+        with pytest.raises(UpstreamError, match="slower than 1 s"):
+            preview_source(LENIENT, peer.url + "/feed", "thoi-su", {}, utcnow())
+        assert time.monotonic() - started < 3
