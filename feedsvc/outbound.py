@@ -12,16 +12,21 @@ each with a client (a connection pool) and limits of its own.
   of it, so a peer that trickles a byte a second is cut off when the deadline passes (a
   per-read timeout alone never would be).
 - **Size caps.** Bodies are read with ``read_capped``; past the cap reading stops.
+- SMTP, whose library has per-operation timeouts only, gets its total deadline from
+  ``hang_up_at``.
 
 Name resolution uses the system resolver, which has timeouts of its own but is not bound by
 the request's deadline.
 """
 
+import contextlib
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
@@ -357,3 +362,24 @@ def read_capped(response: httpx.Response, limit: int, decoded: bool = True) -> b
         if len(body) > limit:
             return None
     return bytes(body)
+
+
+@contextmanager
+def hang_up_at(connection: Callable[[], socket.socket | None], seconds: float) -> Iterator[None]:
+    """Shut down the socket ``connection()`` returns once ``seconds`` have passed, unless the
+    block has ended: a total deadline for a conversation whose library only bounds each
+    operation (smtplib), so a server trickling its replies is hung up on."""
+
+    def hang_up() -> None:
+        sock = connection()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(seconds, hang_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -44,6 +44,17 @@ def trickle_body(delay: float, length: int = 100_000) -> Callable[[socket.socket
     return behave
 
 
+def trickle_greeting(delay: float) -> Callable[[socket.socket], None]:
+    """An SMTP server that sends its greeting line one byte every ``delay`` seconds."""
+
+    def behave(connection: socket.socket) -> None:
+        for byte in b"220-" + b"x" * 100_000:
+            connection.sendall(bytes([byte]))
+            time.sleep(delay)
+
+    return behave
+
+
 def endless_body(first: bytes = b"") -> Callable[[socket.socket], None]:
     """Answers 200 with ``first`` and then as much filler as the reader will take."""
 
@@ -59,8 +70,9 @@ def endless_body(first: bytes = b"") -> Callable[[socket.socket], None]:
 class HostilePeer:
     """A TCP server on 127.0.0.1 that reads what it is sent, then behaves as told."""
 
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+    def __init__(self, behave: Callable[[socket.socket], None], speaks_first: bool = False) -> None:
         self.behave = behave
+        self.speaks_first = speaks_first  # as an SMTP server does
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -79,7 +91,8 @@ class HostilePeer:
 
     def _serve(self, connection: socket.socket) -> None:
         try:
-            connection.recv(65536)  # the request (small, in one piece, from loopback)
+            if not self.speaks_first:
+                connection.recv(65536)  # the request (small, in one piece, from loopback)
             self.behave(connection)
         except OSError:
             pass  # the client hung up: what it should do

@@ -7,6 +7,7 @@ for the connection, and records where it would have connected.
 
 import random
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import httpcore
@@ -16,13 +17,21 @@ from feedsvc.errors import UnsafeURL, UpstreamError
 from feedsvc.ingest.fetch import fetch_feed
 from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_due_sources
+from feedsvc.notify.email import send_emails
 from feedsvc.notify.hub import Intent, verify_intent
 from feedsvc.notify.rows import Attempt
 from feedsvc.notify.webhooks import send_attempt
 from feedsvc.outbound import check_url, delivery_client, fetch_client, is_public
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.hostile import RSS, HostilePeer, endless_body, trickle_body, trickle_head
+from tests.hostile import (
+    RSS,
+    HostilePeer,
+    endless_body,
+    trickle_body,
+    trickle_greeting,
+    trickle_head,
+)
 
 STRICT = Settings(allow_private_urls=False, fetch_total_timeout=1, fetch_read_timeout=0.5)
 LENIENT = STRICT.model_copy(update={"allow_private_urls": True, "delivery_timeout": 1})
@@ -201,3 +210,15 @@ def test_a_preview_of_a_trickling_upstream_answers_in_time():
         with pytest.raises(UpstreamError, match="slower than 1 s"):
             preview_source(LENIENT, peer.url + "/feed", "thoi-su", {}, utcnow())
         assert time.monotonic() - started < 3
+
+
+def test_a_trickling_smtp_server_is_hung_up_on():
+    with HostilePeer(trickle_greeting(0.1), speaks_first=True) as peer:
+        settings = LENIENT.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": peer.port})
+        mail = replace(webhook_attempt(""), kind="email", url="dan@example.vn")
+        started = time.monotonic()
+        results = send_emails(settings, "key", [mail, replace(mail, delivery_id=2)])
+        elapsed = time.monotonic() - started
+    assert [r.status for r in results] == [None, None]
+    assert all(r.error.startswith("SMTP server unreachable") for r in results)
+    assert elapsed < 5  # 1 s a mail plus 1 s to connect, not a per-read timeout forever

@@ -36,6 +36,7 @@ from feedsvc.notify.rows import (
     matches,
     new_payload,
 )
+from feedsvc.outbound import hang_up_at
 from feedsvc.ratelimit import check_rate, count_event
 from feedsvc.settings import Settings
 from feedsvc.text import as_utc, format_local, to_local
@@ -287,17 +288,24 @@ def send_emails(settings: Settings, key: str, attempts: list[Attempt]) -> list[A
     (``key`` signs the unsubscribe links).
 
     The mails have 8-bit bodies: they go with BODY=8BITMIME, which every current SMTP
-    server offers; one that does not gets them refused with that reason, not mangled.
+    server offers; one that does not gets them refused with that reason, not mangled. The
+    conversation has ``delivery_timeout`` seconds a mail, plus as much to connect, in all.
     """
     if not attempts:
         return []
     sender = parseaddr(settings.mail_from)[1]
-    try:
-        smtp = smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.delivery_timeout
-        )
-    except OSError as exc:
-        return [AttemptResult(a, None, f"SMTP server unreachable: {exc}") for a in attempts]
+    smtp = smtplib.SMTP(timeout=settings.delivery_timeout)
+    with hang_up_at(lambda: smtp.sock, settings.delivery_timeout * (len(attempts) + 1)):
+        try:
+            smtp.connect(settings.smtp_host, settings.smtp_port)
+        except OSError as exc:
+            return [AttemptResult(a, None, f"SMTP server unreachable: {exc}") for a in attempts]
+        return _send_over(smtp, settings, key, sender, attempts)
+
+
+def _send_over(
+    smtp: smtplib.SMTP, settings: Settings, key: str, sender: str, attempts: list[Attempt]
+) -> list[AttemptResult]:
     results = []
     with smtp:
         try:
