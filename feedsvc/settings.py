@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     hub_lease_max_seconds: int = Field(
         30 * 24 * 3600, ge=3600, description="Longest lease granted."
     )
+    hub_subscriptions_per_host: int = Field(
+        100, ge=1, description="WebSub subscriptions (live or pending) per callback host."
+    )
+    hub_requests_per_hour: int = Field(
+        20, ge=1, description="Requests to /hub per hour from one IP address."
+    )
+    announce_batch_size: int = Field(
+        100, ge=1, le=1000, description="Articles per announce round (one WebSub push a topic)."
+    )
+    mail_list_after: int = Field(
+        5, ge=1, description="Beyond this many new articles in a round: one mail listing them."
+    )
+    mail_immediate_per_hour: int = Field(
+        20, ge=1, description="Most announcement mails one subscriber gets in an hour."
+    )
     secret_key: str = Field(
         "", description="Signs CSRF tokens and e-mail links; empty: a key kept in the database."
     )

@@ -6,6 +6,7 @@ GET from it alone; only a cache miss reaches ``build_feed``.
 
 import gzip
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -263,3 +264,28 @@ def cached_feed(
         page = _as_page(feed)
         cache.put(page.etag, page)
     return page
+
+
+def render_entries(
+    settings: Settings, state: FeedState, fmt: str, articles: Sequence[Article]
+) -> bytes:
+    """The feed of ``state`` in format ``fmt`` holding just ``articles`` (give them newest
+    first): the "fat ping" a WebSub hub pushes (§7), with the feed's self and hub links.
+
+    Raises what the renderer raises (ValueError for text XML cannot hold).
+    """
+    items = tuple(_item(article, settings.base_url) for article in articles)
+    doc = FeedDocument(
+        base_url=settings.base_url,
+        hub_url=settings.websub_hub_url,
+        slug=state.slug,
+        title=state.title if state.category_id is not None else settings.site_title,
+        description=state.description or settings.site_description,
+        publisher=settings.site_title,
+        query="",
+        page=1,
+        has_next=False,
+        updated=max((item.updated_at for item in items), default=state.last_modified),
+        items=items,
+    )
+    return RENDERERS[fmt](doc)

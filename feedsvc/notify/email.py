@@ -10,26 +10,30 @@
 - ``send_emails`` sends a batch of attempts over one SMTP connection.
 """
 
+import logging
 import smtplib
 import textwrap
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
+from functools import partial
 from html import escape
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import InvalidInput, NotFound
-from feedsvc.models import Article, Category, EmailSubscriber, InstanceKey
+from feedsvc.models import Article, Category, Delivery, EmailSubscriber, InstanceKey
 from feedsvc.notify.rows import (
     Attempt,
     AttemptResult,
+    built_or_logged,
     delivery_row,
     fold_keywords,
     insert_deliveries,
@@ -41,6 +45,8 @@ from feedsvc.ratelimit import check_rate, count_event
 from feedsvc.settings import Settings
 from feedsvc.text import as_utc, format_local, to_local
 from feedsvc.urls import article_url
+
+log = logging.getLogger(__name__)
 
 CONFIRM_MAX_AGE = timedelta(days=3)
 MAIL_TYPE = "message/rfc822"
@@ -257,30 +263,85 @@ def article_mail(settings: Settings, article: Article, now: datetime) -> str:
 
 
 def email_rows(
-    session: Session, settings: Settings, articles: list[Article], now: datetime
+    session: Session, settings: Settings, articles: Sequence[Article], now: datetime
 ) -> list[dict[str, Any]]:
-    """Deliveries of the articles to confirmed subscribers who want each article at once."""
-    subscribers = list(
-        session.scalars(
-            select(EmailSubscriber).where(
-                EmailSubscriber.confirmed_at.is_not(None),
-                EmailSubscriber.unsubscribed_at.is_(None),
-                EmailSubscriber.frequency == "immediate",
-            )
+    """Deliveries of a round's articles to confirmed subscribers who want them at once.
+
+    Bounded per subscriber: up to ``mail_list_after`` articles of the round are a mail each;
+    more become one mail listing them; and nobody gets more than ``mail_immediate_per_hour``
+    announcement mails in an hour (the rest are on the site and in the feeds). Mails are
+    templates shared by every subscriber who gets the same article or list.
+    """
+    subscribers = session.execute(
+        select(EmailSubscriber.id, EmailSubscriber.categories, EmailSubscriber.keywords).where(
+            EmailSubscriber.confirmed_at.is_not(None),
+            EmailSubscriber.unsubscribed_at.is_(None),
+            EmailSubscriber.frequency == "immediate",
         )
-    )
-    if not subscribers:
+    ).all()
+    newest_first = sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+    wanted = {
+        s.id: chosen
+        for s in subscribers
+        if (chosen := [a for a in newest_first if matches(s.categories, s.keywords, a)])
+    }
+    if not wanted:
         return []
-    rows = []
-    for article in articles:
-        wanting = [s for s in subscribers if matches(s.categories, s.keywords, article)]
-        if wanting:
-            mail = new_payload(session, article_mail(settings, article, now), MAIL_TYPE, now)
-            rows += [
-                delivery_row(now, article.id, mail, email_subscriber_id=subscriber.id)
-                for subscriber in wanting
-            ]
+    mailed = _mails_in_the_last_hour(session, list(wanted), now)
+    templates: dict[tuple[int, ...], int | None] = {}  # article ids -> payload id
+    rows, left_out = [], 0
+    for subscriber_id, chosen in wanted.items():
+        allowance = settings.mail_immediate_per_hour - mailed.get(subscriber_id, 0)
+        if len(chosen) > settings.mail_list_after:
+            groups = [chosen]
+        else:
+            groups = [[article] for article in chosen]
+        left_out += sum(map(len, groups[max(allowance, 0) :]))
+        for group in groups[: max(allowance, 0)]:
+            key = tuple(article.id for article in group)
+            if key not in templates:
+                templates[key] = _template(session, settings, group, now)
+            payload_id = templates[key]
+            if payload_id is not None:
+                rows.append(
+                    delivery_row(now, key[0], payload_id, email_subscriber_id=subscriber_id)
+                )
+    if left_out:
+        log.info("%d article mails over subscribers' hourly limit were not made", left_out)
     return rows
+
+
+def _mails_in_the_last_hour(
+    session: Session, subscriber_ids: list[int], now: datetime
+) -> dict[int | None, int]:
+    """Announcement mails (deliveries with an article) made for each subscriber in the
+    last hour, counted in batches of ids."""
+    counts: dict[int | None, int] = {}
+    for start in range(0, len(subscriber_ids), 1000):
+        for subscriber_id, count in session.execute(
+            select(Delivery.email_subscriber_id, func.count())
+            .where(
+                Delivery.email_subscriber_id.in_(subscriber_ids[start : start + 1000]),
+                Delivery.article_id.is_not(None),
+                Delivery.created_at > now - timedelta(hours=1),
+            )
+            .group_by(Delivery.email_subscriber_id)
+        ):
+            counts[subscriber_id] = count
+    return counts
+
+
+def _template(
+    session: Session, settings: Settings, articles: list[Article], now: datetime
+) -> int | None:
+    """The stored mail of one article, or of a list of them; None (logged) if it cannot be
+    composed."""
+    ids = [article.id for article in articles]
+    if len(articles) == 1:
+        mail = built_or_logged("the mail", ids, partial(article_mail, settings, articles[0], now))
+    else:
+        mail = built_or_logged("the list mail", ids, partial(list_mail, settings, articles, now))
+    return None if mail is None else new_payload(session, mail, MAIL_TYPE, now)
 
 
 def send_emails(settings: Settings, key: str, attempts: list[Attempt]) -> list[AttemptResult]:
@@ -341,13 +402,13 @@ def last_digest_time(settings: Settings, now: datetime) -> datetime:
     return as_utc(today if today <= local else today - timedelta(days=1))
 
 
-def digest_mail(settings: Settings, articles: list[Article], day: datetime, now: datetime) -> str:
-    """A daily digest: the articles grouped by category (a template, like every mail)."""
+def _listed(settings: Settings, articles: Sequence[Article]) -> tuple[list[str], list[str]]:
+    """The text and HTML lines listing articles grouped by category, with their links."""
     groups: dict[str, list[Article]] = {}
     for article in articles:
         groups.setdefault(article.category.name, []).append(article)
-    date = format_local(day, with_time=False)
-    text_parts, html_parts = [f"Tin mới ngày {date}", ""], [f"<h1>Tin mới ngày {date}</h1>"]
+    text_parts: list[str] = []
+    html_parts: list[str] = []
     for name, items in groups.items():
         text_parts.append(_wrapped(name.upper()))
         html_parts.append(f"<h2>{_wrapped(escape(name))}</h2>\n<ul>")
@@ -361,17 +422,37 @@ def digest_mail(settings: Settings, articles: list[Article], day: datetime, now:
             ]
         text_parts.append("")
         html_parts.append("</ul>")
-    text = "\n".join([*text_parts, "--", "Hủy nhận tin:", _UNSUBSCRIBE])
+    return text_parts, html_parts
+
+
+def _list_mail(
+    settings: Settings, subject: str, heading: str, articles: Sequence[Article], now: datetime
+) -> str:
+    text_parts, html_parts = _listed(settings, articles)
+    text = "\n".join([heading, "", *text_parts, "--", "Hủy nhận tin:", _UNSUBSCRIBE])
     html = "\n".join(
         [
+            f"<h1>{escape(heading)}</h1>",
             *html_parts,
             "<hr>",
             f'<p><small><a href="{_UNSUBSCRIBE}">',
             "Hủy nhận tin</a></small></p>",
         ]
     )
-    subject = f"Bản tin ngày {date} – {settings.site_title}"
     return _mail(settings, subject, text, html, True, now)
+
+
+def list_mail(settings: Settings, articles: Sequence[Article], now: datetime) -> str:
+    """One mail announcing many articles that came at once (instead of a mail each)."""
+    heading = f"{len(articles)} tin mới"
+    return _list_mail(settings, f"{heading} – {settings.site_title}", heading, articles, now)
+
+
+def digest_mail(settings: Settings, articles: list[Article], day: datetime, now: datetime) -> str:
+    """A daily digest: the articles grouped by category (a template, like every mail)."""
+    date = format_local(day, with_time=False)
+    subject = f"Bản tin ngày {date} – {settings.site_title}"
+    return _list_mail(settings, subject, f"Tin mới ngày {date}", articles, now)
 
 
 def queue_digests(session: Session, settings: Settings, now: datetime, limit: int = 500) -> int:

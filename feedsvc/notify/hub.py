@@ -6,26 +6,37 @@
   for a topic that is not one of our feeds is denied: the callback gets ``hub.mode=denied``.
 - Topics are our feed URLs, in every format: ``BASE_URL/feeds/<slug>.<rss|atom|json>``.
 - Leases have a default and bounds (settings); expired subscriptions get nothing.
-- Content distribution is a delivery in the outbox (see ``outbox.announce_due``): a POST of
-  the topic's document with the new entries, its Content-Type, ``Link`` rel=hub and rel=self,
-  and ``X-Hub-Signature: sha256=...`` when the subscriber gave a secret.
+- Limits: subscriptions (live or awaiting verification) per callback host, and requests
+  per hour per client address; beyond them a request is refused (429) with the reason.
+- Content distribution is a delivery in the outbox (see ``outbox.announce_due``): once per
+  announce round, each topic with new entries gets one POST of a "fat ping" (§7): a document
+  of the topic's format holding just that round's new entries, with its Content-Type,
+  ``Link`` rel=hub and rel=self, and ``X-Hub-Signature: sha256=...`` when the subscriber gave
+  a secret. The document is built once per topic and shared by its subscribers; an article
+  the format cannot hold is left out (and logged), not the whole push.
 """
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from feedsvc.errors import InvalidInput, UnsafeURL
-from feedsvc.models import Category, HubSubscription
+from feedsvc.errors import InvalidInput, RateLimited, UnsafeURL
+from feedsvc.feeds.render import MEDIA_TYPES
+from feedsvc.feeds.service import feed_state, render_entries
+from feedsvc.models import Article, Category, HubSubscription
+from feedsvc.notify.rows import built_or_logged, delivery_row, new_payload
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
+from feedsvc.ratelimit import check_rate, count_event
 from feedsvc.settings import Settings
 from feedsvc.urls import ALL_FEED, FEED_FORMATS
 
@@ -56,6 +67,33 @@ def topic_feed(settings: Settings, slugs: Collection[str], topic: str) -> TopicF
     return TopicFeed(slug, fmt)
 
 
+def _count_request(session: Session, settings: Settings, client_ip: str, now: datetime) -> None:
+    """Every request makes a verification GET: refuse one beyond the address's hourly quota."""
+    rate_key = f"hub:{client_ip}"
+    refusal = "too many hub requests from this address; please try again later"
+    check_rate(session, rate_key, settings.hub_requests_per_hour, timedelta(hours=1), now, refusal)
+    count_event(session, rate_key, now)
+
+
+def _check_host_share(session: Session, settings: Settings, callback: str, now: datetime) -> None:
+    """Refuse a new subscription whose callback host has its share already."""
+    host = urlsplit(callback).hostname or ""
+    pattern = "%" + host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    candidates = session.scalars(  # a coarse match in SQL, the exact host below
+        select(HubSubscription.callback).where(
+            func.lower(HubSubscription.callback).like(pattern, escape="\\"),
+            or_(HubSubscription.active.is_(True), HubSubscription.intent == "subscribe"),
+            or_(HubSubscription.expires_at.is_(None), HubSubscription.expires_at > now),
+        )
+    )
+    taken = sum(1 for url in candidates if urlsplit(url).hostname == host)
+    if taken >= settings.hub_subscriptions_per_host:
+        raise RateLimited(
+            f"callbacks on {host} hold {taken} subscriptions already, the most this hub "
+            f"allows per host ({settings.hub_subscriptions_per_host})"
+        )
+
+
 def record_intent(
     session: Session,
     settings: Settings,
@@ -64,9 +102,11 @@ def record_intent(
     callback: str,
     lease_seconds: str,
     secret: str,
+    client_ip: str,
     now: datetime,
 ) -> None:
     """Check a subscription request and keep it for verification (or for its denial)."""
+    _count_request(session, settings, client_ip, now)
     if mode not in ("subscribe", "unsubscribe"):
         raise InvalidInput("hub.mode must be subscribe or unsubscribe", {"hub.mode": mode})
     if not topic or len(topic) > MAX_URL:
@@ -88,6 +128,8 @@ def record_intent(
             HubSubscription.topic == topic, HubSubscription.callback == callback
         )
     )
+    if subscription is None and mode == "subscribe":  # renewals always pass
+        _check_host_share(session, settings, callback, now)
     if subscription is None:
         subscription = HubSubscription(
             topic=topic, callback=callback, active=False, lease_seconds=lease, created_at=now
@@ -177,3 +219,54 @@ def list_subscriptions(session: Session) -> list[HubSubscription]:
 
 def hub_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def hub_rows(
+    session: Session, settings: Settings, articles: Sequence[Article], now: datetime
+) -> list[dict[str, Any]]:
+    """One delivery per live subscription whose topic has new entries among ``articles``:
+    the topic's fat ping, built once and shared by its subscribers. The delivery names the
+    newest entry of its push as its article."""
+    subscriptions = session.execute(
+        select(HubSubscription.id, HubSubscription.topic).where(
+            HubSubscription.active.is_(True), HubSubscription.expires_at > now
+        )
+    ).all()
+    if not subscriptions:
+        return []
+    slugs = category_slugs(session)
+    subscribers: dict[TopicFeed, list[int]] = {}
+    for subscription_id, topic in subscriptions:
+        feed = topic_feed(settings, slugs, topic)
+        if feed is not None:
+            subscribers.setdefault(feed, []).append(subscription_id)
+    newest_first = sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+    rows = []
+    for feed, subscription_ids in subscribers.items():
+        entries = [a for a in newest_first if feed.slug in (ALL_FEED, a.category.slug)]
+        push = _fat_ping(session, settings, feed, entries, now) if entries else None
+        if push is None:
+            continue
+        body, newest_id = push
+        payload_id = new_payload(session, body, MEDIA_TYPES[feed.fmt], now)
+        rows += [
+            delivery_row(now, newest_id, payload_id, hub_subscription_id=subscription_id)
+            for subscription_id in subscription_ids
+        ]
+    return rows
+
+
+def _fat_ping(
+    session: Session, settings: Settings, feed: TopicFeed, entries: list[Article], now: datetime
+) -> tuple[str, int] | None:
+    """The topic's document holding ``entries`` and the id of the newest one put in; an
+    entry the format cannot hold is found by rendering each alone, logged and left out."""
+    state = feed_state(session, feed.slug, now)
+    render = partial(render_entries, settings, state, feed.fmt)
+    what = f"the {feed.fmt} push of {feed.slug}"
+    try:
+        return render(entries).decode(), entries[0].id
+    except Exception:  # which entries: each is tried alone, and the failures logged
+        good = [a for a in entries if built_or_logged(what, [a.id], partial(render, [a]))]
+    body = built_or_logged(what, [a.id for a in good], partial(render, good)) if good else None
+    return (body.decode(), good[0].id) if body is not None else None

@@ -1,9 +1,11 @@
 """The outbox: deliveries made from newly visible articles, claimed, retried, dead-lettered.
 
-- ``announce_due`` claims visible articles not yet announced (FOR UPDATE SKIP LOCKED), makes a
-  delivery per matching endpoint (INSERT ... ON CONFLICT DO NOTHING, so a rerun after a crash
-  adds nothing twice) and marks the articles announced, all in one transaction. Scheduled
-  articles are announced by the first run after their time.
+- ``announce_due`` claims a round of visible articles not yet announced (FOR UPDATE SKIP
+  LOCKED), makes a delivery per matching endpoint (INSERT ... ON CONFLICT DO NOTHING, so a
+  rerun after a crash adds nothing twice) and marks the articles announced, all in one
+  transaction. Scheduled articles are announced by the first round after their time. A
+  WebSub topic gets one push per round (see ``hub.hub_rows``); an immediate e-mail
+  subscriber a bounded number of mails (see ``email.email_rows``).
 - ``claim_deliveries`` hands due deliveries to one sender (row locks and a lease, as sources
   are claimed); ``record_attempts`` stores what happened: delivered, or the next attempt after
   an exponential backoff with jitter, or dead after ``delivery_max_attempts``.
@@ -12,14 +14,15 @@
 import json
 import random
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
-from feedsvc.feeds.service import FeedRequest, build_feed, feed_state
 from feedsvc.models import (
     Article,
     Delivery,
@@ -29,10 +32,11 @@ from feedsvc.models import (
     WebhookEndpoint,
 )
 from feedsvc.notify.email import email_rows
-from feedsvc.notify.hub import TopicFeed, category_slugs, topic_feed
+from feedsvc.notify.hub import hub_rows
 from feedsvc.notify.rows import (
     Attempt,
     AttemptResult,
+    built_or_logged,
     delivery_row,
     insert_deliveries,
     matches,
@@ -40,7 +44,7 @@ from feedsvc.notify.rows import (
 )
 from feedsvc.settings import Settings
 from feedsvc.text import to_local
-from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url, category_url, feed_url
+from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
 
 JITTER = 0.2
 BATCH_ROUNDS = 8  # a claimed batch holds delivery_concurrency × this many deliveries
@@ -71,65 +75,58 @@ def article_event(article: Article, base_url: str, now: datetime) -> dict[str, A
     }
 
 
-def _document(
-    session: Session, settings: Settings, feed: TopicFeed, now: datetime
-) -> tuple[str, str]:
-    """A topic's document as it is now (its newest entries first): what WebSub pushes."""
-    state = feed_state(session, feed.slug, now)
-    built = build_feed(session, settings, state, FeedRequest(feed.slug, feed.fmt), now)
-    return built.body.decode(), built.media_type
-
-
-def announce_due(session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
-    """Make the deliveries of visible, unannounced articles; returns how many articles."""
-    articles = list(
-        session.scalars(
-            select(Article)
-            .where(Article.announced_at.is_(None), Article.published_at <= now)
-            .order_by(Article.published_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=Article)
-        )
-    )
-    if not articles:
-        return 0
+def _webhook_rows(
+    session: Session, settings: Settings, articles: Sequence[Article], now: datetime
+) -> list[dict[str, Any]]:
+    """A delivery per enabled endpoint whose filters an article passes; an article's event
+    is stored once and shared."""
     endpoints = session.execute(  # rows, not ORM objects: there may be tens of thousands
         select(WebhookEndpoint.id, WebhookEndpoint.categories, WebhookEndpoint.keywords).where(
             WebhookEndpoint.enabled
         )
     ).all()
-    slugs = category_slugs(session)
-    subscriptions = [
-        (subscription, topic_feed(settings, slugs, subscription.topic))
-        for subscription in session.scalars(
-            select(HubSubscription).where(
-                HubSubscription.active.is_(True), HubSubscription.expires_at > now
-            )
-        )
-    ]
-    documents: dict[tuple[str, str], int] = {}  # (slug, fmt) -> payload id
     rows = []
     for article in articles:
-        for subscription, feed in subscriptions:
-            if feed is None or feed.slug not in (ALL_FEED, article.category.slug):
-                continue
-            if (feed.slug, feed.fmt) not in documents:
-                body, content_type = _document(session, settings, feed, now)
-                documents[(feed.slug, feed.fmt)] = new_payload(session, body, content_type, now)
-            payload_id = documents[(feed.slug, feed.fmt)]
-            rows.append(
-                delivery_row(now, article.id, payload_id, hub_subscription_id=subscription.id)
-            )
-        event_id = None
-        for endpoint in endpoints:
-            if matches(endpoint.categories, endpoint.keywords, article):
-                if event_id is None:
-                    event = article_event(article, settings.base_url, now)
-                    body = json.dumps(event, ensure_ascii=False)
-                    event_id = new_payload(session, body, "application/json", now)
-                rows.append(delivery_row(now, article.id, event_id, endpoint_id=endpoint.id))
-        article.announced_at = now
+        wanting = [e.id for e in endpoints if matches(e.categories, e.keywords, article)]
+        if not wanting:
+            continue
+        event = built_or_logged(
+            "the webhook event",
+            [article.id],
+            partial(article_event, article, settings.base_url, now),
+        )
+        if event is None:
+            continue
+        body = json.dumps(event, ensure_ascii=False)
+        event_id = new_payload(session, body, "application/json", now)
+        rows += [delivery_row(now, article.id, event_id, endpoint_id=e) for e in wanting]
+    return rows
+
+
+def announce_due(session: Session, settings: Settings, now: datetime) -> int:
+    """Make the deliveries of one round of visible, unannounced articles (at most
+    ``announce_batch_size``, oldest first); returns how many articles.
+
+    Each channel's payload of an article is built in isolation: one that fails (text its
+    format cannot hold) is logged with the article's id and left out of that channel, and
+    the article is marked announced all the same, so that it never blocks the others.
+    """
+    articles = list(
+        session.scalars(
+            select(Article)
+            .where(Article.announced_at.is_(None), Article.published_at <= now)
+            .order_by(Article.published_at, Article.id)
+            .limit(settings.announce_batch_size)
+            .with_for_update(skip_locked=True, of=Article)
+        )
+    )
+    if not articles:
+        return 0
+    rows = hub_rows(session, settings, articles, now)
+    rows += _webhook_rows(session, settings, articles, now)
     rows += email_rows(session, settings, articles, now)
+    for article in articles:
+        article.announced_at = now
     for start in range(0, len(rows), 5000):
         insert_deliveries(session, rows[start : start + 5000])
     return len(articles)

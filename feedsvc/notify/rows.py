@@ -1,10 +1,11 @@
 """The pieces every notification channel shares: delivery rows, attempts, filters."""
 
+import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from feedsvc.models import Article, Delivery, DeliveryPayload
 from feedsvc.text import normalise_search
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def matches(categories: list[str], keywords: list[str], article: Article) -> bool:
@@ -88,3 +92,19 @@ class AttemptResult:
     attempt: Attempt
     status: int | None
     error: str  # "" when delivered
+
+
+def built_or_logged(what: str, article_ids: list[int], build: Callable[[], T]) -> T | None:
+    """``build()``, or None when it raises: the failure is logged with the articles' ids.
+
+    Payloads are built from stored text that a format may not hold (U+FFFF in XML, a line
+    break in a mail header); one such article must cost only its own notification, never
+    the announcement of the others. Any exception counts: the caller cannot know what a
+    renderer raises.
+    """
+    try:
+        return build()
+    except Exception:
+        ids = ", ".join(map(str, article_ids))
+        log.exception("%s of article(s) %s could not be built; left out", what, ids)
+        return None

@@ -1,7 +1,7 @@
 """The WebSub hub endpoint: POST /hub with hub.mode, hub.topic, hub.callback, ...
 
 A request is answered 202 Accepted and verified later by the worker (see notify.hub); a
-malformed one gets 422 with what is wrong.
+malformed one gets 422 with what is wrong, one beyond the hub's limits 429 with which.
 """
 
 from flask import Blueprint, request
@@ -25,6 +25,7 @@ def subscribe() -> tuple[str, int]:
         callback=form.get("hub.callback", ""),
         lease_seconds=form.get("hub.lease_seconds", ""),
         secret=form.get("hub.secret", ""),
+        client_ip=request.remote_addr or "unknown",
         now=utcnow(),
     )
     session.commit()
