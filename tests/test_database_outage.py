@@ -2,6 +2,8 @@
 feeds already built are served from the cache, everything else answers 503 with
 Retry-After, and the app recovers by itself once the database is back."""
 
+import json
+import signal
 import time
 from collections.abc import Iterator
 
@@ -9,11 +11,13 @@ import pytest
 from sqlalchemy import make_url
 
 from feedsvc.db import Database
+from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 from feedsvc.tokens import create_token
 from feedsvc.web import create_app
-from tests.conftest import BASE_URL, Store
+from tests.conftest import BASE_URL, Store, start_worker
+from tests.receiver import Receiver
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -107,3 +111,41 @@ def test_cached_feeds_are_served_and_the_rest_answers_503_until_the_database_is_
     created = client.post("/api/v1/articles", json={"category": "thoi-su", "title": "Đã nối lại"})
     assert created.status_code == 201
     assert "Đã nối lại" in client.get("/feeds/all.atom").get_data(as_text=True)
+
+
+def test_a_worker_outlives_the_outage_and_delivers_afterwards(
+    database_url: str, proxy: TcpProxy, store: Store, tmp_path
+):
+    """`feedsvc worker` through the proxy: its jobs fail while the database is cut (logged),
+    the process stays up, and the next ticks after the restore do their work."""
+    proxied_url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+    store.category("Thời sự")
+    log = tmp_path / "worker.log"
+    loopback = store.settings.model_copy(update={"allow_private_urls": True})
+    with Receiver() as receiver:
+        with store.database.transaction() as session:
+            add_endpoint(session, EndpointCreate(url=receiver.url + "/hook"), loopback, utcnow())
+        worker = start_worker(
+            proxied_url.render_as_string(hide_password=False),
+            log,
+            notify_tick_seconds="1",
+            scheduler_tick_seconds="1",
+            database_connect_timeout="2",
+            parse_processes="1",
+        )
+        try:
+            store.article("thoi-su", "Trước khi mất kết nối")
+            _until(lambda: len(receiver.at("/hook")) == 1, "the first delivery")
+            proxy.cut()
+            _until(lambda: log.read_text().count("raised an exception") >= 3, "failing ticks")
+            store.article("thoi-su", "Trong lúc mất kết nối")
+            time.sleep(1.5)  # more failing ticks
+            assert worker.poll() is None and len(receiver.at("/hook")) == 1
+            proxy.restore()
+            _until(lambda: len(receiver.at("/hook")) == 2, "the delivery after the restore")
+            assert worker.poll() is None
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    titles = [json.loads(r.body)["data"]["title"] for r in receiver.at("/hook")]
+    assert titles == ["Trước khi mất kết nối", "Trong lúc mất kết nối"]
