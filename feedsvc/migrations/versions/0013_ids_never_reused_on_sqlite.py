@@ -13,8 +13,10 @@ The tables whose ids are exposed are rebuilt with AUTOINCREMENT (batch "recreate
 indexes and foreign keys kept). Copying the rows sets sqlite_sequence to each table's current
 largest id; ids above it that were deleted before this migration cannot be known, and may be
 given once more. Migrations run with SQLite's foreign keys off (the Alembic environment's own
-connection), so dropping the old tables touches no referencing row. PostgreSQL: nothing to do,
-sequences never hand out an id twice.
+connection), so dropping the old tables touches no referencing row. The copy rewrites every
+row and needs free disk for the largest table: 34 s for 50,000 articles and as many deliveries
+(a 530 MB file) on a busy 2-core machine. PostgreSQL: nothing to do, sequences never hand out
+an id twice.
 """
 
 from alembic import op
