@@ -57,7 +57,11 @@ class _Context:
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = create_database(self.settings.database_url)
+            self._database = create_database(
+                self.settings.database_url,
+                sqlite_busy_timeout=self.settings.sqlite_busy_timeout,
+                connect_timeout=self.settings.database_connect_timeout,
+            )
         return self._database
 
 

@@ -7,6 +7,14 @@ thread LISTENs for the NOTIFY that ``content.touch_categories`` sends with every
 and this process's own commits move the token at once (``after_commit``), so a process always
 reads its own writes; other processes follow when PostgreSQL delivers the notification,
 milliseconds after the commit. ``None`` means "cannot tell": callers must query.
+
+SQLite keeps the driver's default ("legacy") transaction control, under which a SELECT outside
+a write takes no lock, and adds two things: a busy timeout, so a writer waits for another's
+lock instead of failing with "database is locked"; and ``BEGIN IMMEDIATE`` for every
+``Database.transaction()``, so a unit of work takes the write lock before its first read. A
+deferred transaction that reads and then writes can neither wait for the lock (SQLite answers
+SQLITE_BUSY at once, whatever the timeout, when another writer committed after its read) nor
+exclude another writer between its read and its write (a lost update).
 """
 
 import logging
@@ -21,13 +29,19 @@ from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedsvc.settings import Settings
 
 MIGRATIONS_DIR = str(files("feedsvc") / "migrations")
 CHANGES_CHANNEL = "feedsvc_content"
+IMMEDIATE = "feedsvc_begin_immediate"  # execution option: the next BEGIN takes the write lock
+# The database cannot be reached or used right now (down, restarting, locked, no free
+# connection): worth trying again shortly, unlike an error in the statement itself.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 log = logging.getLogger(__name__)
 
 
@@ -115,8 +129,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any exception."""
+        """One unit of work: commits on success, rolls back on any exception.
+
+        On SQLite it holds the write lock from its start (``BEGIN IMMEDIATE``).
+        """
         with self.sessions.begin() as session:
+            if self.engine.dialect.name == "sqlite":
+                session.connection(execution_options={IMMEDIATE: True})
             yield session
 
     def dispose(self) -> None:
@@ -130,22 +149,42 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-u
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: safe from crashes, not power cuts
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
-def create_database(database_url: str) -> Database:
+def _begin_sqlite(connection: Connection) -> None:
+    """The driver begins other transactions itself, deferred, before their first write."""
+    if connection.get_execution_options().get(IMMEDIATE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_database(
+    database_url: str, *, sqlite_busy_timeout: float = 10, connect_timeout: int = 5
+) -> Database:
+    """``sqlite_busy_timeout``: seconds a SQLite statement waits for another's lock;
+    ``connect_timeout``: seconds to reach a PostgreSQL server before the attempt fails.
+
+    Connections to a server are checked before each use (``pool_pre_ping``): after an outage
+    the pool reconnects by itself, and a request meanwhile fails at once with one of
+    ``UNAVAILABLE_ERRORS`` rather than on a dead connection.
+    """
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    if backend == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout})
+    else:
+        connect_args = {"connect_timeout": connect_timeout}
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     sessions = sessionmaker(engine, expire_on_commit=False)
     changes: ChangeWatch | None = None
-    if url.get_backend_name() == "sqlite":
+    if backend == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _begin_sqlite)
         if url.database not in (None, "", ":memory:"):
             changes = SqliteWatch(url.database)  # type: ignore[arg-type]
-    elif url.get_backend_name() == "postgresql":
+    elif backend == "postgresql":
         changes = PostgresWatch(engine, sessions)
     return Database(engine, sessions, changes)
 

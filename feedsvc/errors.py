@@ -44,3 +44,7 @@ class UpstreamError(FeedsvcError):
 
 class RateLimited(FeedsvcError):
     """Too many requests of one kind from one client; try again later."""
+
+
+class DatabaseUnavailable(FeedsvcError):
+    """The database cannot be reached and what was asked for cannot be served without it."""

@@ -30,6 +30,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Tables whose ids appear in URLs, payloads or the API: on SQLite, AUTOINCREMENT, so that the
+# id of a deleted row is never handed out again (PostgreSQL's sequences never do).
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -74,6 +77,7 @@ class ContentState(Base):
 
 class Category(Base):
     __tablename__ = "categories"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -90,7 +94,10 @@ class Source(Base):
     """An upstream feed we poll, with its HTTP validators, schedule and health."""
 
     __tablename__ = "sources"
-    __table_args__ = (Index("ix_sources_due", "enabled", "next_fetch_at"),)
+    __table_args__ = (
+        Index("ix_sources_due", "enabled", "next_fetch_at"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000), unique=True)
@@ -146,6 +153,7 @@ class Article(Base):
             postgresql_where=text("announced_at IS NULL"),
             sqlite_where=text("announced_at IS NULL"),
         ),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -184,6 +192,7 @@ class ApiToken(Base):
     """A bearer token for the API; only the SHA-256 of the token is stored."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -201,6 +210,7 @@ class WebhookEndpoint(Base):
     """
 
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
@@ -227,6 +237,7 @@ class HubSubscription(Base):
     __table_args__ = (
         UniqueConstraint("topic", "callback"),
         Index("ix_hub_subscriptions_intent", "intent", "intent_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -258,6 +269,7 @@ class EmailSubscriber(Base):
     """A citizen told about new articles by e-mail, once they confirmed their address."""
 
     __tablename__ = "email_subscribers"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -313,6 +325,7 @@ class Delivery(Base):
         UniqueConstraint("hub_subscription_id", "article_id"),
         UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -346,6 +359,7 @@ class AdminUser(Base):
     """An account of the admin UI: ``admin`` may do everything, ``editor`` only articles."""
 
     __tablename__ = "admin_users"
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(50), unique=True)

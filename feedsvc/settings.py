@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         "sqlite:///instance/feedsvc.db",
         description="SQLAlchemy URL of the store; relative SQLite paths are under the working dir.",
     )
+    sqlite_busy_timeout: float = Field(
+        10, gt=0, le=600, description="Seconds a SQLite write waits for another's lock."
+    )
+    database_connect_timeout: int = Field(
+        5, ge=2, le=600, description="Seconds to reach a PostgreSQL server before giving up."
+    )
     base_url: str = Field(
         "http://127.0.0.1:8000", description="Public URL used in every absolute link."
     )

@@ -6,8 +6,9 @@ GET from it alone; only a cache miss reaches ``build_feed``.
 
 import gzip
 import hashlib
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -15,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from feedsvc import __version__
 from feedsvc.articles import list_visible
-from feedsvc.db import Database
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.db import UNAVAILABLE_ERRORS, Database
+from feedsvc.errors import DatabaseUnavailable, InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
 from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
 from feedsvc.feeds.page import render_page
@@ -26,6 +27,7 @@ from feedsvc.settings import Settings
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url
 
 MAX_QUERY_LENGTH = 200
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class FeedState:
     version: int
     last_modified: datetime
     next_change_at: datetime | None  # when a scheduled article becomes visible
+    stale: bool = False  # the last state read: the database could not be asked this time
 
     def etag(self, settings: Settings, fmt: str, page: int, query: str) -> str:
         basis = "|".join(
@@ -128,13 +131,17 @@ class FeedStates:
     A state is reused while the store's change token (``db.ChangeWatch``) is the one it
     was read under and no scheduled article of the feed has become visible since. The token
     is taken before the query, so a change committed during the query moves the token and the
-    next request reads again: nothing stale is ever reused.
+    next request reads again: nothing stale is ever reused while the database answers.
+
+    When it does not (down, unreachable), the last state read is returned marked ``stale``,
+    so that what the cache holds for it can still be served (stale-if-error); a feed never
+    read in this process has no such state, and the error goes up.
     """
 
     def __init__(self, database: Database) -> None:
         self._sessions = database.sessions
         self._watch = database.changes
-        self._states: dict[str, tuple[int, FeedState]] = {}
+        self._states: dict[str, tuple[int | None, FeedState]] = {}
 
     def get(self, slug: str, now: datetime) -> FeedState:
         token = self._watch.token() if self._watch else None
@@ -143,10 +150,15 @@ class FeedStates:
             state = cached[1]
             if state.next_change_at is None or now < state.next_change_at:
                 return state
-        with self._sessions() as session:
-            state = feed_state(session, slug, now)
-        if token is not None:
-            self._states[slug] = (token, state)
+        try:
+            with self._sessions() as session:
+                state = feed_state(session, slug, now)
+        except UNAVAILABLE_ERRORS as exc:
+            if cached is None:
+                raise
+            log.warning("database unavailable (%s); feed %s served stale", type(exc).__name__, slug)
+            return replace(cached[1], stale=True)
+        self._states[slug] = (token, state)
         return state
 
 
@@ -250,10 +262,12 @@ def cached_feed(
     """The built feed, or with ``as_page`` its HTML page (RSS and Atom only), from the cache.
 
     ``key`` is ``state.etag(...)`` of the request, which the caller has made already; the
-    database is used only to build what the cache does not hold.
+    database is used only to build what the cache does not hold, and never for a stale state.
     """
     feed = cache.get(key)
     if feed is None:
+        if state.stale:
+            raise DatabaseUnavailable(f"feed {state.slug} is not in the cache")
         with database.sessions() as session:
             feed = build_feed(session, settings, state, request, now)
         cache.put(key, feed)

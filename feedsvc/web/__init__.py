@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["feedsvc.settings"] = settings
-    database = create_database(settings.database_url)
+    database = create_database(
+        settings.database_url,
+        sqlite_busy_timeout=settings.sqlite_busy_timeout,
+        connect_timeout=settings.database_connect_timeout,
+    )
     try:
         with database.sessions() as session:
             app.config["SECRET_KEY"] = signing_key(session, settings)

@@ -1,11 +1,15 @@
 """Turn service errors and HTTP errors into responses: JSON under /api, HTML elsewhere."""
 
+import logging
+
 from flask import Flask, Response, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from feedsvc.db import UNAVAILABLE_ERRORS
 from feedsvc.errors import (
     Conflict,
+    DatabaseUnavailable,
     FeedsvcError,
     InvalidInput,
     NotAFeed,
@@ -15,6 +19,10 @@ from feedsvc.errors import (
 )
 
 STATUS = {NotFound: 404, Conflict: 409, NotAFeed: 422, RateLimited: 429, UpstreamError: 502}
+# While the database cannot be reached: clients (and proxies) try again after this many seconds.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "Hệ thống tạm thời gián đoạn, xin thử lại sau ít phút (service unavailable)"
+log = logging.getLogger(__name__)
 
 
 def _wants_json() -> bool:
@@ -47,6 +55,15 @@ def init_app(app: Flask) -> None:
         fields = exc.fields if isinstance(exc, InvalidInput) else None
         status = 422 if isinstance(exc, InvalidInput) else STATUS.get(type(exc), 400)
         return error_response(status, str(exc), fields)
+
+    def database_unavailable(exc: Exception) -> Response:
+        log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).partition("\n")[0])
+        response = error_response(503, UNAVAILABLE_MESSAGE)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for unavailable in (DatabaseUnavailable, *UNAVAILABLE_ERRORS):
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(ValidationError)
     def invalid_body(exc: ValidationError) -> Response:

@@ -14,7 +14,7 @@ from feedsvc.categories import list_categories
 from feedsvc.errors import InvalidInput
 from feedsvc.feeds.opml import render_opml
 from feedsvc.feeds.render import MEDIA_TYPES
-from feedsvc.feeds.service import FeedRequest, cached_feed, page_etag
+from feedsvc.feeds.service import FeedRequest, FeedState, cached_feed, page_etag
 from feedsvc.text import clean_line, utcnow
 from feedsvc.urls import FEED_FORMATS, feed_url
 from feedsvc.web import context
@@ -22,7 +22,13 @@ from feedsvc.web import context
 blueprint = Blueprint("feeds", __name__)
 
 # Short enough that shared caches do not hold a feed much past a change; revalidation is cheap.
-CACHE_CONTROL = "public, max-age=60"
+# While we answer errors, shared caches may keep serving what they hold (RFC 5861).
+CACHE_CONTROL = "public, max-age=60, stale-if-error=86400"
+# A copy served from the cache while the database is down (see FeedStates): not to be reused.
+STALE_HEADERS = [
+    ("Cache-Control", "public, max-age=0, stale-if-error=86400"),
+    ("Warning", '111 - "Revalidation Failed"'),
+]
 # Read-only: any portal's scripts may fetch feeds (simple GETs need no preflight).
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
@@ -115,11 +121,19 @@ def feed(slug: str, fmt: str) -> Response:
     if _conditional(request.environ) and not is_resource_modified(
         request.environ, etag=served_etag, last_modified=state.last_modified
     ):
-        return Response(status=304, headers=headers.not_modified)
+        return _marked(state, Response(status=304, headers=headers.not_modified))
     built = cached_feed(
         context.database(), settings, context.feed_cache(), state, feed_request, etag, now, as_page
     )
-    return Response(built.gzip_body if gzip_ok else built.body, headers=headers.full)
+    return _marked(
+        state, Response(built.gzip_body if gzip_ok else built.body, headers=headers.full)
+    )
+
+
+def _marked(state: FeedState, response: Response) -> Response:
+    if state.stale:
+        response.headers.update(STALE_HEADERS)
+    return response
 
 
 @blueprint.get("/feeds.opml")
