@@ -1,6 +1,6 @@
 """ids never reused on SQLite
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-27 18:00:00
 
