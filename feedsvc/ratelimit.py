@@ -29,6 +29,7 @@ Events older than ``KEEP`` (longer than every window) and keys untouched for as 
 dropped after each ``take``, in another transaction that skips rows other takers hold.
 """
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ from feedsvc.errors import RateLimited
 from feedsvc.models import RateEvent, RateKey
 
 KEEP = timedelta(days=1)
+KEY_LENGTH = RateKey.__table__.c.key.type.length  # type: ignore[attr-defined]
 
 
 def take(
@@ -54,10 +56,12 @@ def take(
     """Count one event for each of ``keys``, unless one of them was counted ``limit`` times
     within ``window``: then raise RateLimited with ``message`` and count nothing.
 
-    Committed at once, apart from ``session``'s transaction (see the module docstring);
-    returns the ids of the events counted, for ``give_back``.
+    Committed at once, on a connection of its own (see the module docstring): call it before
+    ``session`` writes anything, or on SQLite it waits for ``session``'s own write lock.
+    Returns the ids of the events counted, for ``give_back``.
     """
-    wanted = sorted(set(keys))  # one order for every taker: none waits on another's next key
+    # one order for every taker: none waits on another's next key
+    wanted = sorted({_fitted(key) for key in keys})
     engine = session.get_bind()
     insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     with Session(engine) as own, own.begin():
@@ -83,6 +87,15 @@ def take(
         ids = [event.id for event in events]
     _drop_old(engine, now)
     return ids
+
+
+def _fitted(key: str) -> str:
+    """Keys hold what clients send (a user name): a longer one than the column keeps its
+    start and a digest of the whole."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def give_back(session: Session, event_ids: Iterable[int]) -> None:

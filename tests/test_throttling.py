@@ -161,3 +161,13 @@ def test_behind_a_trusted_proxy_each_client_is_limited_by_its_own_address(settin
         assert forwarded_sign_in(app, "lan", "198.51.100.2", PASSWORD).status_code == 302
     finally:
         app.extensions["feedsvc.db"].dispose()
+
+
+def test_a_key_longer_than_its_column_is_counted_too(app, settings):
+    """The user name is whatever the client sent; PostgreSQL would refuse it whole."""
+    long_name = "a" * 5000
+    client = app.test_client()
+    for n in range(settings.login_failures):
+        assert sign_in(client, long_name, "sai", ip=f"198.51.100.{n}").status_code == 401
+    assert sign_in(client, long_name, "sai", ip="198.51.100.99").status_code == 429
+    assert sign_in(client, "a" * 4999 + "b", "sai", ip="198.51.100.99").status_code == 401
