@@ -6,7 +6,9 @@
   only, so a copy of the database signs nobody in. Sessions end after
   ``admin_session_hours``, at logout, and when the user is deleted.
 - Failed logins are counted per user name and per IP address (``rate_events``); past
-  ``login_failures`` in 15 minutes, logins are refused whatever the password.
+  ``login_failures`` in 15 minutes, logins are refused whatever the password. Each attempt is
+  counted before its password is checked and given back if it was right, so parallel
+  attempts cannot outrun the count (feedsvc.ratelimit).
 """
 
 import hashlib
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, InvalidInput, NotFound
 from feedsvc.models import AdminSession, AdminUser
-from feedsvc.ratelimit import check_rate, count_event
+from feedsvc.ratelimit import give_back, take
 from feedsvc.settings import Settings
 
 ROLES = ("admin", "editor")
@@ -125,25 +127,22 @@ def log_in(
 ) -> str:
     """Check the password and open a session; returns the session token for the cookie."""
     username = username.strip().lower()
-    keys = (f"login-user:{username}", f"login-ip:{client_ip}")
-    for key in keys:
-        check_rate(
-            session,
-            key,
-            settings.login_failures,
-            LOGIN_WINDOW,
-            now,
-            "too many failed logins; try again in 15 minutes",
-        )
+    attempt = take(
+        session,
+        (f"login-user:{username}", f"login-ip:{client_ip}"),
+        settings.login_failures,
+        LOGIN_WINDOW,
+        now,
+        "too many failed logins; try again in 15 minutes",
+    )  # counted as a failure until the password is right (see feedsvc.ratelimit)
     user = session.scalar(select(AdminUser).where(AdminUser.username == username))
     try:
         _hasher.verify(user.password_hash if user else _unknown_user_hash(), password)
         if user is None:
             raise VerificationError
     except (VerificationError, InvalidHashError):
-        for key in keys:
-            count_event(session, key, now)
         raise InvalidInput("wrong user name or password") from None
+    give_back(session, attempt)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = now

@@ -285,15 +285,29 @@ class EmailSubscriber(Base):
 
 
 class RateEvent(Base):
-    """One counted action (a subscription request from an address), for rate limits shared
-    by every process."""
+    """One counted action (a subscription request from an address, a login attempt), for
+    rate limits shared by every process (feedsvc.ratelimit)."""
 
     __tablename__ = "rate_events"
-    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+    __table_args__ = (
+        Index("ix_rate_events_key_at", "key", "at"),
+        Index("ix_rate_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateKey(Base):
+    """One row per rate-limited key: counting an event for the key locks this row first, so
+    that checking and counting are one step across every process (feedsvc.ratelimit)."""
+
+    __tablename__ = "rate_keys"
+    __table_args__ = (Index("ix_rate_keys_touched_at", "touched_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DeliveryPayload(Base):

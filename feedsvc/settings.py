@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     admin_session_hours: int = Field(
         12, ge=1, le=24 * 30, description="How long an admin stays signed in."
     )
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust.",
+    )
     login_failures: int = Field(
         5, ge=1, description="Failed logins per 15 minutes for one user name or IP address."
     )

@@ -164,9 +164,12 @@ def test_page_skeleton(fmt: str, request: pytest.FixtureRequest) -> None:
     assert out.lstrip().lower().startswith("<!doctype html")
     assert doc.get("lang") == "vi"
     assert doc.xpath("//head/meta[@name='viewport']")
-    assert "max-width: 46rem" in text(only(doc, "//head/style"))
+    # Its CSS is a file of the site beside the stylesheet: no inline style (the CSP).
+    assert only(doc, "//head/link[@rel='stylesheet']").get("href") == "../static/feed.css"
+    assert "max-width: 46rem" in XSL_PATH.with_name("feed.css").read_text(encoding="utf-8")
     assert text(only(doc, "//head/title")).startswith(FEED_TITLE)
-    assert not doc.xpath("//script | //link | //img | //iframe | //*[@src]")
+    assert not doc.xpath("//script | //style | //*[@style] | //img | //iframe | //*[@src]")
+    assert len(doc.xpath("//link")) == 1
     # No namespace debris from the stylesheet leaks into the HTML.
     assert "xmlns" not in out
 
@@ -324,6 +327,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {  # noqa: RUF012
         ".xml": "application/xml",
         ".xsl": "text/xsl",
+        ".css": "text/css",
         "": "application/octet-stream",
     }
 
@@ -370,6 +374,7 @@ def test_renders_in_headless_chromium(name: str, feed: str, tmp_path: pathlib.Pa
     # Serve the feed and /static/feed.xsl from one origin, as the app does.
     (tmp_path / "static").mkdir()
     shutil.copy(XSL_PATH, tmp_path / "static" / "feed.xsl")
+    shutil.copy(XSL_PATH.with_name("feed.css"), tmp_path / "static" / "feed.css")
     (tmp_path / name).write_text(feed, encoding="utf-8")
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:

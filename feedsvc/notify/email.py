@@ -41,7 +41,7 @@ from feedsvc.notify.rows import (
     new_payload,
 )
 from feedsvc.outbound import hang_up_at
-from feedsvc.ratelimit import check_rate, count_event
+from feedsvc.ratelimit import take
 from feedsvc.settings import Settings
 from feedsvc.text import as_utc, format_local, to_local
 from feedsvc.urls import article_url
@@ -108,8 +108,7 @@ def subscribe(
     """
     rate_key, hour = f"subscribe:{client_ip}", timedelta(hours=1)
     refusal = "too many subscription requests; please try again later"
-    check_rate(session, rate_key, settings.subscribe_per_hour, hour, now, refusal)
-    count_event(session, rate_key, now)
+    take(session, [rate_key], settings.subscribe_per_hour, hour, now, refusal)
     known = set(session.scalars(select(Category.slug)))
     if not set(form.categories) <= known:
         raise InvalidInput("unknown category", {"categories": "choose from the list"})

@@ -36,7 +36,7 @@ from feedsvc.feeds.service import feed_state, render_entries
 from feedsvc.models import Article, Category, HubSubscription
 from feedsvc.notify.rows import built_or_logged, delivery_row, new_payload
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
-from feedsvc.ratelimit import check_rate, count_event
+from feedsvc.ratelimit import take
 from feedsvc.settings import Settings
 from feedsvc.urls import ALL_FEED, FEED_FORMATS
 
@@ -71,8 +71,7 @@ def _count_request(session: Session, settings: Settings, client_ip: str, now: da
     """Every request makes a verification GET: refuse one beyond the address's hourly quota."""
     rate_key = f"hub:{client_ip}"
     refusal = "too many hub requests from this address; please try again later"
-    check_rate(session, rate_key, settings.hub_requests_per_hour, timedelta(hours=1), now, refusal)
-    count_event(session, rate_key, now)
+    take(session, [rate_key], settings.hub_requests_per_hour, timedelta(hours=1), now, refusal)
 
 
 def _check_host_share(session: Session, settings: Settings, callback: str, now: datetime) -> None:

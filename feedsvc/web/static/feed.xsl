@@ -4,6 +4,7 @@
   Vietnamese HTML page when a feed URL is opened in a browser.
 
   Plain XSLT 1.0: no extension functions, no external resources, no scripts.
+  Its CSS is feed.css beside it (no inline style: the pages' Content-Security-Policy).
   It has to work in lxml (libxslt) and in the browsers' built-in XSLT.
   Text from the feed is always written with value-of (escaped as usual), never
   as markup.
@@ -142,87 +143,8 @@
           <xsl:value-of select="$title"/>
           <xsl:text> – nguồn tin RSS/Atom</xsl:text>
         </title>
-        <style>
-          :root { color-scheme: light; }
-          *, *::before, *::after { box-sizing: border-box; }
-          html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
-          body {
-            margin: 0;
-            background: #f7f7f5;
-            color: #1f2328;
-            font: 1.0625rem/1.6 system-ui, -apple-system, "Segoe UI", Roboto,
-                  "Noto Sans", "Helvetica Neue", Arial, sans-serif;
-          }
-          main { max-width: 46rem; margin: 0 auto; padding: 1.25rem 1rem 3rem; }
-          a { color: #0b57a4; text-underline-offset: 0.15em; }
-          a:hover, a:focus { color: #083d73; }
-          .notice {
-            background: #fff8e1;
-            border: 1px solid #f0d58c;
-            border-left: 4px solid #e0a800;
-            border-radius: 0.5rem;
-            padding: 0.9rem 1rem;
-            margin: 0 0 1.75rem;
-            font-size: 0.95rem;
-          }
-          .notice p { margin: 0 0 0.5rem; }
-          .notice p:last-child { margin-bottom: 0; }
-          code.feed-url {
-            display: block;
-            margin-top: 0.35rem;
-            padding: 0.5rem 0.65rem;
-            background: #ffffff;
-            border: 1px solid #e3d7ae;
-            border-radius: 0.35rem;
-            font: 0.9rem/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas,
-                  "Liberation Mono", monospace;
-            overflow-wrap: anywhere;
-            word-break: break-all;
-            -webkit-user-select: all;
-            user-select: all;
-          }
-          header.feed { margin-bottom: 1.5rem; }
-          h1 { font-size: 1.6rem; line-height: 1.3; margin: 0 0 0.5rem; }
-          .subtitle { margin: 0 0 0.6rem; color: #444c56; }
-          .home { margin: 0; font-weight: 600; }
-          ol.items { list-style: none; margin: 0; padding: 0; }
-          li.item {
-            background: #ffffff;
-            border: 1px solid #e4e4e0;
-            border-radius: 0.5rem;
-            padding: 0.9rem 1rem;
-            margin: 0 0 0.9rem;
-          }
-          li.item h2 { font-size: 1.15rem; line-height: 1.4; margin: 0 0 0.3rem; }
-          li.item h2 a { text-decoration: none; }
-          li.item h2 a:hover, li.item h2 a:focus { text-decoration: underline; }
-          .meta { margin: 0 0 0.4rem; font-size: 0.875rem; color: #5c6570; }
-          .meta .sep { padding: 0 0.35em; }
-          .summary { margin: 0; overflow-wrap: break-word; }
-          .empty { color: #5c6570; font-style: italic; }
-          nav.pager {
-            display: flex;
-            flex-wrap: wrap;
-            gap: 0.5rem 1rem;
-            justify-content: space-between;
-            margin-top: 1.5rem;
-            font-weight: 600;
-          }
-          nav.pager a {
-            display: inline-block;
-            padding: 0.45rem 0.8rem;
-            background: #ffffff;
-            border: 1px solid #d0d7de;
-            border-radius: 0.4rem;
-            text-decoration: none;
-          }
-          @media (max-width: 30rem) {
-            body { font-size: 1rem; }
-            main { padding: 0.9rem 0.75rem 2rem; }
-            h1 { font-size: 1.35rem; }
-            li.item { padding: 0.75rem 0.8rem; }
-          }
-        </style>
+        <!-- Relative to the feed's URL (<base>/feeds/<name>), like that page is. -->
+        <link rel="stylesheet" href="../static/feed.css"/>
       </head>
       <body>
         <main>
