@@ -33,11 +33,12 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from feedsvc.db import IMMEDIATE
 from feedsvc.errors import RateLimited
 from feedsvc.models import RateEvent, RateKey
 
@@ -58,35 +59,57 @@ def take(
 
     Committed at once, on a connection of its own (see the module docstring): call it before
     ``session`` writes anything, or on SQLite it waits for ``session``'s own write lock.
+    The one exception: a SQLite session inside ``Database.transaction()`` holds the write lock
+    from its start, so the counting is atomic in it, and is done there.
     Returns the ids of the events counted, for ``give_back``.
     """
     # one order for every taker: none waits on another's next key
     wanted = sorted({_fitted(key) for key in keys})
-    engine = session.get_bind()
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    with Session(engine) as own, own.begin():
-        for key in wanted:
-            upsert = insert(RateKey).values(key=key, touched_at=now)
-            own.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[RateKey.key], set_={"touched_at": upsert.excluded.touched_at}
-                )
-            )
-        counted: dict[str, int] = dict(
-            own.execute(
-                select(RateEvent.key, func.count())
-                .where(RateEvent.key.in_(wanted), RateEvent.at > now - window)
-                .group_by(RateEvent.key)
-            ).all()
-        )
-        if any(counted.get(key, 0) >= limit for key in wanted):
-            raise RateLimited(message)
-        events = [RateEvent(key=key, at=now) for key in wanted]
-        own.add_all(events)
-        own.flush()
-        ids = [event.id for event in events]
-    _drop_old(engine, now)
+    if _holds_write_lock(session):
+        ids = _count(session, wanted, limit, window, now, message)
+        _drop_old(session, now)
+        return ids
+    with Session(session.get_bind()) as own, own.begin():
+        ids = _count(own, wanted, limit, window, now, message)
+    with Session(session.get_bind()) as own, own.begin():
+        _drop_old(own, now)
     return ids
+
+
+def _count(
+    session: Session, keys: list[str], limit: int, window: timedelta, now: datetime, message: str
+) -> list[int]:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for key in keys:
+        upsert = insert(RateKey).values(key=key, touched_at=now)
+        session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[RateKey.key], set_={"touched_at": upsert.excluded.touched_at}
+            )
+        )
+    counted: dict[str, int] = dict(
+        session.execute(
+            select(RateEvent.key, func.count())
+            .where(RateEvent.key.in_(keys), RateEvent.at > now - window)
+            .group_by(RateEvent.key)
+        ).all()
+    )
+    if any(counted.get(key, 0) >= limit for key in keys):
+        raise RateLimited(message)
+    events = [RateEvent(key=key, at=now) for key in keys]
+    session.add_all(events)
+    session.flush()
+    return [event.id for event in events]
+
+
+def _holds_write_lock(session: Session) -> bool:
+    """True for a SQLite session inside ``Database.transaction()`` (BEGIN IMMEDIATE)."""
+    if not session.in_transaction():
+        return False
+    connection = session.connection()
+    return connection.dialect.name == "sqlite" and bool(
+        connection.get_execution_options().get(IMMEDIATE)
+    )
 
 
 def _fitted(key: str) -> str:
@@ -104,17 +127,14 @@ def give_back(session: Session, event_ids: Iterable[int]) -> None:
     session.execute(delete(RateEvent).where(RateEvent.id.in_(list(event_ids))))
 
 
-def _drop_old(engine: Engine | Connection, now: datetime) -> None:
+def _drop_old(session: Session, now: datetime) -> None:
     """Rows another transaction holds are skipped (PostgreSQL's SKIP LOCKED; SQLite has one
     writer at a time): a taker reviving a stale key never waits in a cycle with this."""
-    with Session(engine) as own, own.begin():
-        old_events = (
-            select(RateEvent.id).where(RateEvent.at < now - KEEP).with_for_update(skip_locked=True)
-        )
-        own.execute(delete(RateEvent).where(RateEvent.id.in_(old_events)))
-        old_keys = (
-            select(RateKey.key)
-            .where(RateKey.touched_at < now - KEEP)
-            .with_for_update(skip_locked=True)
-        )
-        own.execute(delete(RateKey).where(RateKey.key.in_(old_keys)))
+    old_events = (
+        select(RateEvent.id).where(RateEvent.at < now - KEEP).with_for_update(skip_locked=True)
+    )
+    session.execute(delete(RateEvent).where(RateEvent.id.in_(old_events)))
+    old_keys = (
+        select(RateKey.key).where(RateKey.touched_at < now - KEEP).with_for_update(skip_locked=True)
+    )
+    session.execute(delete(RateKey).where(RateKey.key.in_(old_keys)))
