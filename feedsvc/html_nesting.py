@@ -62,7 +62,13 @@ _CLOSES_P = _HEADINGS | _names(
 _TABLE_PARTS = _names("caption table tbody td tfoot th thead tr")
 _TOP_ONLY = _names("colgroup form select")  # closed here only when current
 _NOAHS_ARK = 3  # html5ever keeps at most three identical formatting elements active
-
+_MARKERS = _names("applet caption marquee object td template th")
+# Start tags before which html5ever never reopens ("reconstructs") formatting elements; it
+# does before text and every other start tag.
+_NO_REOPENING = _CLOSES_P - {"xmp"} | _names(
+    "html head body base basefont bgsound link meta noframes script style template title form"
+    " table hr textarea caption col colgroup frame tbody td tfoot th thead tr param source track"
+)
 
 _KINDS = {
     "scope": _SCOPE,
@@ -74,21 +80,35 @@ _KINDS = {
 }
 
 
+class _Formatting:
+    """An entry of html5ever's list of active formatting elements."""
+
+    __slots__ = ("key", "name", "open")
+
+    def __init__(self, name: str, key: str) -> None:
+        self.name, self.key, self.open = name, key, True
+
+
 class _OpenElements:
-    """The stack of open elements, with the position of the latest element of each kind, so
-    that every scope check is O(1) and the pass stays linear however deep the input."""
+    """The stack of open elements and the list of active formatting elements, with the
+    position of the latest element of each kind, so that every scope check is O(1) and the
+    pass stays linear however deep the input.
+
+    ``depth`` counts the open elements and the active formatting elements that are not open
+    (html5ever reopens them before the next text): only a new start tag raises it.
+    """
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.keys: list[str] = []  # the start tag's text, which tells formatting elements apart
+        self.formatting: list[_Formatting | None] = []  # per open element, its entry if any
         self.by_name: dict[str, list[int]] = {}
         self.by_kind: dict[str, list[int]] = {kind: [] for kind in _KINDS}
-        self.still_active: Counter[str] = Counter()  # formatting elements html5ever reopens
-        self.still_active_count = 0
+        self.active: list[_Formatting | None] = []  # None: a marker (a cell, a caption ...)
+        self.closed_active = 0
 
     @property
     def depth(self) -> int:
-        return len(self.names) + self.still_active_count
+        return len(self.names) + self.closed_active
 
     def last(self, name: str) -> int:
         positions = self.by_name.get(name)
@@ -103,39 +123,83 @@ class _OpenElements:
         others = self.by_kind[kind]
         return position >= 0 and (not others or others[-1] <= position)
 
-    def push(self, name: str, key: str) -> None:
+    def push(self, name: str, entry: _Formatting | None = None) -> None:
         position = len(self.names)
         self.names.append(name)
-        self.keys.append(key)
+        self.formatting.append(entry)
         self.by_name.setdefault(name, []).append(position)
         for kind, names in _KINDS.items():
             if name in names:
                 self.by_kind[kind].append(position)
+        if name in _MARKERS:
+            self.active.append(None)
 
-    def pop_to(self, position: int) -> None:
-        """Pop the element at ``position`` and everything above it; formatting elements above
-        it stay active, as html5ever reopens them."""
+    def pop_to(self, position: int, closed_by_end_tag: bool = False) -> None:
+        """Pop the element at ``position`` and everything above it. Formatting elements stay
+        active (html5ever reopens them), unless closed by their own end tag."""
         while len(self.names) > position:
-            name, key = self.names.pop(), self.keys.pop()
+            name, entry = self.names.pop(), self.formatting.pop()
             self.by_name[name].pop()
             for kind, names in _KINDS.items():
                 if name in names:
                     self.by_kind[kind].pop()
-            reopened = name in _FORMATTING and len(self.names) > position
-            if reopened and self.still_active[key] < _NOAHS_ARK:
-                self.still_active[key] += 1
-                self.still_active_count += 1
+            if name in _MARKERS:
+                self._clear_to_marker()
+            elif entry is not None and entry.open:
+                if closed_by_end_tag and len(self.names) == position:
+                    self._forget(entry)
+                else:
+                    entry.open = False
+                    self.closed_active += 1
 
-    def close_if_in_scope(self, name: str, kind: str) -> None:
-        if self.in_scope(name, kind):
-            self.pop_to(self.last(name))
+    def _forget(self, entry: _Formatting) -> None:
+        self.active.remove(entry)
+        if not entry.open:
+            self.closed_active -= 1
+        entry.open = False  # no longer linked: its element, if open, is a plain one now
+
+    def _clear_to_marker(self) -> None:
+        while self.active:
+            entry = self.active.pop()
+            if entry is None:
+                return
+            if not entry.open:
+                self.closed_active -= 1
+            entry.open = False
+
+    def _section(self) -> list[_Formatting]:
+        """The active formatting elements after the last marker."""
+        section: list[_Formatting] = []
+        for entry in reversed(self.active):
+            if entry is None:
+                break
+            section.append(entry)
+        section.reverse()
+        return section
+
+    def reopen(self) -> None:
+        """html5ever's "reconstruct the active formatting elements": the depth is unchanged."""
+        closed: list[_Formatting] = []
+        for entry in reversed(self.active):
+            if entry is None or entry.open:
+                break
+            closed.append(entry)
+        for entry in reversed(closed):
+            self.closed_active -= 1
+            entry.open = True
+            self.push(entry.name, entry)
 
     def close_formatting(self, name: str) -> None:
         """An end tag of a formatting or ordinary element: it closes the element only when no
         special element is open above it (else html5ever ignores it or runs the adoption
         agency, which keeps the elements above open)."""
+        if name in _FORMATTING:
+            entry = next((e for e in reversed(self._section()) if e.name == name), None)
+            if entry is not None and not entry.open:
+                self._forget(entry)  # active but not open: html5ever just drops it
+                return
         if self._nothing_above(self.last(name), "special"):
-            self.pop_to(self.last(name))
+            self.pop_to(self.last(name), closed_by_end_tag=True)
 
     def open(self, name: str, key: str) -> None:
         """The implicit closes a start tag causes, then the element itself."""
@@ -162,15 +226,28 @@ class _OpenElements:
             self.pop_to(len(self.names) - 1)
         if name == "optgroup" and self.names and self.names[-1] == "optgroup":
             self.pop_to(len(self.names) - 1)
-        self.push(name, key)
+        if name not in _NO_REOPENING:
+            self.reopen()
+        entry = None
+        if name in _FORMATTING:
+            same = [e for e in self._section() if e.key == key]
+            if len(same) >= _NOAHS_ARK:
+                self._forget(same[0])
+            entry = _Formatting(name, key)
+            self.active.append(entry)
+        self.push(name, entry)
+
+    def close_if_in_scope(self, name: str, kind: str) -> None:
+        if self.in_scope(name, kind):
+            self.pop_to(self.last(name), closed_by_end_tag=True)
 
     def close(self, name: str) -> None:
-        if self.last(name) < 0:
-            return  # html5ever ignores it (or, for </p>, opens and closes an empty one)
-        if self.names[-1] == name:
-            self.pop_to(len(self.names) - 1)
-        elif name in _FORMATTING or name not in _SPECIAL:
+        if name in _FORMATTING or name not in _SPECIAL:
             self.close_formatting(name)
+        elif self.last(name) < 0:
+            return  # html5ever ignores it (or, for </p>, opens and closes an empty one)
+        elif self.names[-1] == name:
+            self.pop_to(len(self.names) - 1, closed_by_end_tag=True)
         elif name == "p":
             self.close_if_in_scope(name, "button")
         elif name == "li":
@@ -190,6 +267,8 @@ def limit_nesting(fragment: str, max_depth: int = MAX_DEPTH) -> str:
     kept: list[str] = []
     start = position = 0
     while match := _TOKEN.search(fragment, position):
+        if match.start() > position:
+            elements.reopen()  # before text
         position = match.end()
         is_end, raw_name = match.group(1, 2)
         if raw_name is None:
@@ -202,6 +281,8 @@ def limit_nesting(fragment: str, max_depth: int = MAX_DEPTH) -> str:
                 continue
             dropped[name] -= 1
         elif name in _NEVER_OPENED or name in _VOID:
+            if name not in _NO_REOPENING:
+                elements.reopen()  # before <img>, <br> ...
             continue
         elif elements.depth < max_depth:
             elements.open(name, match.group())
