@@ -80,6 +80,20 @@ _KINDS = {
 }
 
 
+_KINDS_OF: dict[str, tuple[str, ...]] = {}
+
+
+def _kinds_of(name: str) -> tuple[str, ...]:
+    kinds = _KINDS_OF.get(name)
+    if kinds is None:
+        kinds = _KINDS_OF[name] = tuple(kind for kind, names in _KINDS.items() if name in names)
+    return kinds
+
+
+# Start tags that may close open elements before they open their own.
+_CLOSING_START_TAGS = _CLOSES_P | _names("a nobr li dd dt td th tr button option optgroup")
+
+
 class _Formatting:
     """An entry of html5ever's list of active formatting elements."""
 
@@ -128,9 +142,8 @@ class _OpenElements:
         self.names.append(name)
         self.formatting.append(entry)
         self.by_name.setdefault(name, []).append(position)
-        for kind, names in _KINDS.items():
-            if name in names:
-                self.by_kind[kind].append(position)
+        for kind in _kinds_of(name):
+            self.by_kind[kind].append(position)
         if name in _MARKERS:
             self.active.append(None)
 
@@ -140,9 +153,8 @@ class _OpenElements:
         while len(self.names) > position:
             name, entry = self.names.pop(), self.formatting.pop()
             self.by_name[name].pop()
-            for kind, names in _KINDS.items():
-                if name in names:
-                    self.by_kind[kind].pop()
+            for kind in _kinds_of(name):
+                self.by_kind[kind].pop()
             if name in _MARKERS:
                 self._clear_to_marker()
             elif entry is not None and entry.open:
@@ -179,6 +191,8 @@ class _OpenElements:
 
     def reopen(self) -> None:
         """html5ever's "reconstruct the active formatting elements": the depth is unchanged."""
+        if not self.closed_active:
+            return
         closed: list[_Formatting] = []
         for entry in reversed(self.active):
             if entry is None or entry.open:
@@ -193,7 +207,7 @@ class _OpenElements:
         """An end tag of a formatting or ordinary element: it closes the element only when no
         special element is open above it (else html5ever ignores it or runs the adoption
         agency, which keeps the elements above open)."""
-        if name in _FORMATTING:
+        if name in _FORMATTING and self.closed_active:
             entry = next((e for e in reversed(self._section()) if e.name == name), None)
             if entry is not None and not entry.open:
                 self._forget(entry)  # active but not open: html5ever just drops it
@@ -203,6 +217,21 @@ class _OpenElements:
 
     def open(self, name: str, key: str) -> None:
         """The implicit closes a start tag causes, then the element itself."""
+        if name in _CLOSING_START_TAGS:
+            self._close_before(name)
+        if name not in _NO_REOPENING:
+            self.reopen()
+        entry = None
+        if name in _FORMATTING:
+            if len(self.active) >= _NOAHS_ARK:
+                same = [e for e in self._section() if e.key == key]
+                if len(same) >= _NOAHS_ARK:
+                    self._forget(same[0])
+            entry = _Formatting(name, key)
+            self.active.append(entry)
+        self.push(name, entry)
+
+    def _close_before(self, name: str) -> None:
         if name in ("a", "nobr"):
             self.close_formatting(name)
         if name in ("li", "dd", "dt"):
@@ -226,23 +255,15 @@ class _OpenElements:
             self.pop_to(len(self.names) - 1)
         if name == "optgroup" and self.names and self.names[-1] == "optgroup":
             self.pop_to(len(self.names) - 1)
-        if name not in _NO_REOPENING:
-            self.reopen()
-        entry = None
-        if name in _FORMATTING:
-            same = [e for e in self._section() if e.key == key]
-            if len(same) >= _NOAHS_ARK:
-                self._forget(same[0])
-            entry = _Formatting(name, key)
-            self.active.append(entry)
-        self.push(name, entry)
 
     def close_if_in_scope(self, name: str, kind: str) -> None:
         if self.in_scope(name, kind):
             self.pop_to(self.last(name), closed_by_end_tag=True)
 
     def close(self, name: str) -> None:
-        if name in _FORMATTING or name not in _SPECIAL:
+        if self.names and self.names[-1] == name and not self.closed_active:
+            self.pop_to(len(self.names) - 1, closed_by_end_tag=True)  # the common case
+        elif name in _FORMATTING or name not in _SPECIAL:
             self.close_formatting(name)
         elif self.last(name) < 0:
             return  # html5ever ignores it (or, for </p>, opens and closes an empty one)
