@@ -7,12 +7,15 @@ the end tag that closes it; text, and every element within the limit, are kept.
 
 Depth is counted with the HTML tree builder's own rules for the common cases (void elements,
 ``<p>``/``<li>``/``<dd>``/``<td>``/``<tr>`` closed by their successors, end tags that close only
-what is in scope), so normal HTML, even without its optional end tags, is counted as browsers
-build it. Where a rule is too intricate to follow here (the adoption agency for misnested
-``<b>``/``<i>``, foreign content, foster parenting), the count assumes elements stay open, and
-formatting elements closed implicitly count on (html5ever reopens them), so the count is never
-below the depth html5ever reaches on the output: that is what bounds its cost. The tokeniser
-likewise treats as a tag whatever html5ever might read as one.
+what is in scope, the list of active formatting elements that html5ever reopens before text),
+so normal HTML, even without its optional end tags, is counted as browsers build it and comes
+through unchanged. Where a rule is too intricate to follow here (the adoption agency for
+misnested ``<b>``/``<i>``, foreign content, foster parenting), the count assumes elements stay
+open, so it is never below the depth html5ever reaches on the output: that is what bounds its
+cost. The tokeniser likewise treats as a tag whatever html5ever might read as one.
+
+The limit, 100, is far above what articles use (CMS and word-processor HTML nests 10-30 deep)
+and keeps html5ever's work per tag small; browsers themselves cap the DOM at a few hundred.
 """
 
 import re

@@ -336,3 +336,10 @@ def test_api_stores_a_deeply_nested_body_with_its_text(api, db, capsys):
         assert stored is not None
         assert stored.body_html.count("<div>") == MAX_DEPTH
         assert "Nội dung cuối" in stored.body_html
+
+
+def test_ingest_reads_a_feed_with_a_reference_to_a_surrogate(sources, upstream):
+    entries = feed(item(title="Tin &#xD800;một"), item(guid="g2", title="Tin &#56320;hai"))
+    source_id = sources.add(upstream.serve("/f", entries))
+    assert len(sources.refresh(source_id).new_ids) == 2
+    assert [a.title for a in sources.articles(source_id)] == ["Tin \ufffdmột", "Tin \ufffdhai"]
