@@ -7,6 +7,7 @@ touches (``feedsvc.content``) in the same transaction, so no cached feed outlive
 
 import base64
 import binascii
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,9 @@ from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
 from feedsvc.models import Article, Category
 from feedsvc.text import (
+    MAX_BODY_BYTES,
     as_utc,
+    body_too_large,
     clean_line,
     clean_text,
     html_to_text,
@@ -31,6 +34,8 @@ from feedsvc.text import (
     sanitise_html,
     slugify,
 )
+
+log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 300
 
@@ -42,7 +47,18 @@ def _absolute_http_url(value: str) -> str:
     return iri_to_uri(value)
 
 
+def _within_body_limit(value: str) -> str:
+    if body_too_large(value):
+        raise ValueError(f"at most {MAX_BODY_BYTES} bytes of UTF-8")
+    return value
+
+
 HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_absolute_http_url)]
+BodyHtml = Annotated[
+    str,
+    Field(description=f"Sanitised on save; at most {MAX_BODY_BYTES} bytes."),
+    AfterValidator(_within_body_limit),
+]
 MediaType = Annotated[str, Field(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=100)]
 
 
@@ -54,7 +70,7 @@ class ArticleFields(BaseModel):
     category: str | None = Field(None, description="Slug of the category.", max_length=100)
     title: str | None = Field(None, min_length=1, max_length=500)
     summary: str | None = Field(None, max_length=5000, description="Plain text.")
-    body_html: str | None = Field(None, max_length=1_000_000, description="Sanitised on save.")
+    body_html: BodyHtml | None = None
     author: str | None = Field(None, max_length=200, description="Byline.")
     image_url: HttpUrlText | None = None
     image_type: MediaType | None = None
@@ -102,8 +118,11 @@ def new_article(now: datetime, origin: str = "local", external_id: str | None = 
 def apply_fields(article: Article, values: dict[str, Any], document_url: str) -> None:
     """Clean and set the given fields (not the category), then the derived ones.
 
-    HTML is sanitised with relative URLs resolved against ``document_url`` (where the HTML
-    came from); a missing summary is taken from the body; the search text is rebuilt.
+    Every text is stored in its clean form (``text.clean_text``): XML 1.0 character data, so
+    no stored value can break a feed. HTML is sanitised with relative URLs resolved against
+    ``document_url`` (where the HTML came from) and cut at ``MAX_BODY_BYTES`` (the API and the
+    admin refuse a longer one before; an upstream entry's is cut, with a warning); a missing
+    summary is taken from the body; the search text is rebuilt.
     """
     if "title" in values:
         article.title = clean_line(values["title"])
@@ -111,14 +130,22 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
             raise InvalidInput("invalid article", {"title": "must not be empty"})
         article.slug = slugify(article.title) or "bai-viet"
     if "body_html" in values:
-        article.body_html = sanitise_html(values["body_html"] or "", document_url)
+        body = values["body_html"] or ""
+        if body_too_large(body):
+            log.warning(
+                "article %s (%s): body cut at %d bytes", article.guid, document_url, MAX_BODY_BYTES
+            )
+        article.body_html = sanitise_html(body, document_url)
     if "summary" in values:
         article.summary = clean_text(values["summary"] or "").strip()
     if "author" in values:
         article.author = clean_line(values["author"] or "")
-    for field in ("image_url", "image_type", "image_length", "link"):
+    for field in ("image_url", "image_type", "link"):
         if field in values:
-            setattr(article, field, values[field])
+            value = values[field]
+            setattr(article, field, clean_text(value) if isinstance(value, str) else value)
+    if "image_length" in values:
+        article.image_length = values["image_length"]
     if "published_at" in values and values["published_at"] is not None:
         article.published_at = as_utc(values["published_at"])
     body_text = html_to_text(article.body_html)

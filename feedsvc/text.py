@@ -12,11 +12,31 @@ from zoneinfo import ZoneInfo
 
 import nh3
 
+from feedsvc.html_nesting import limit_nesting
+
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-# C0 controls other than tab, newline and carriage return: they are invalid in XML 1.0, and one
-# of them (text pasted from Word) makes feedgen refuse the whole feed.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Largest HTML body stored, in bytes of UTF-8: the API and the admin refuse a larger one, ingest
+# cuts it. A long news article is 5-50 kB of HTML.
+MAX_BODY_BYTES = 512 * 1024
+
+# Characters that are not XML 1.0 character data: C0 controls other than tab, newline and
+# carriage return (and DEL), lone surrogates, the noncharacters U+FDD0-U+FDEF and U+FFFE/U+FFFF.
+# One of them in a stored string makes feedgen refuse the whole feed. The noncharacters at the
+# end of the other planes (U+1FFFE ... U+10FFFF) are a second, rarely used expression: sixteen
+# astral ranges in one class make the common scan eight times slower, and only text with
+# characters from U+1FFFE up (CJK extension B and beyond, Chữ Nôm among them) needs it.
+_NOT_XML_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+_MAYBE_ASTRAL_NONCHARS = re.compile("[\U0001fffe-\U0010ffff]")
+_ASTRAL_NONCHARS = re.compile(
+    "["
+    + "".join(
+        f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)
+    )
+    + "]"
+)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 # Vietnamese needs eight combining marks (five tones; circumflex, breve, horn): removing them
@@ -38,8 +58,29 @@ _HTML_ATTRIBUTES = {
 
 
 def clean_text(value: str) -> str:
-    """NFC-normalise and drop control characters; the form every stored string takes."""
-    return unicodedata.normalize("NFC", _CONTROL_CHARS.sub("", value))
+    """NFC-normalised, without what is not XML 1.0 character data: the form every stored
+    string takes."""
+    value = _NOT_XML_CHARS.sub("", value)
+    if _MAYBE_ASTRAL_NONCHARS.search(value):
+        value = _ASTRAL_NONCHARS.sub("", value)
+    return unicodedata.normalize("NFC", value)
+
+
+def body_too_large(fragment: str) -> bool:
+    """Whether an HTML body is over ``MAX_BODY_BYTES``."""
+    return (
+        len(fragment) > MAX_BODY_BYTES // 4
+        and len(fragment.encode("utf-8", "replace")) > MAX_BODY_BYTES
+    )
+
+
+def _bounded_html(fragment: str) -> str:
+    """Clean text of at most ``MAX_BODY_BYTES``, nested at most ``html_nesting.MAX_DEPTH``
+    deep: what the sanitiser can parse in linear time."""
+    fragment = clean_text(fragment)
+    if body_too_large(fragment):
+        fragment = fragment.encode()[:MAX_BODY_BYTES].decode("utf-8", "ignore")
+    return limit_nesting(fragment)
 
 
 def clean_line(value: str) -> str:
@@ -72,12 +113,13 @@ def slugify(value: str, max_length: int = 80) -> str:
 
 def iri_to_uri(url: str) -> str:
     """Percent-encode non-ASCII characters (Vietnamese paths) so the URL is valid in a feed."""
-    parts = urlsplit(url)
-    netloc = (
-        parts.netloc.encode("idna").decode("ascii")
-        if not parts.netloc.isascii()
-        else (parts.netloc)
-    )
+    parts = urlsplit(clean_text(url))
+    netloc = parts.netloc
+    if not netloc.isascii():
+        try:
+            netloc = netloc.encode("idna").decode("ascii")
+        except UnicodeError:
+            netloc = quote(netloc, safe=":@[]")  # not a name IDNA can spell; no host either
     return urlunsplit(
         (
             parts.scheme,
@@ -95,7 +137,10 @@ def sanitise_html(fragment: str, document_url: str) -> str:
     Drops scripts, event handlers, styles and anything else outside a small allow-list (nh3,
     the ammonia sanitiser), and makes every link and image URL absolute against
     ``document_url`` (the page the HTML came from), because feed readers show content away
-    from our pages (the validator's ContainsRelRef).
+    from our pages (the validator's ContainsRelRef). The input is bounded first (see
+    ``_bounded_html``; the API refuses a larger body before, ingest cuts it here), and the
+    output is cleaned again, as character references such as ``&#xFFFF;`` are decoded by the
+    sanitiser.
     """
 
     def absolute_urls(tag: str, attribute: str, value: str) -> str | None:
@@ -103,21 +148,22 @@ def sanitise_html(fragment: str, document_url: str) -> str:
             return iri_to_uri(urljoin(document_url, value.strip()))
         return value
 
-    return nh3.clean(
-        clean_text(fragment),
+    cleaned = nh3.clean(
+        _bounded_html(fragment),
         tags=_HTML_TAGS,
         attributes=_HTML_ATTRIBUTES,
         attribute_filter=absolute_urls,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener",
-    ).strip()
+    )
+    return clean_text(cleaned).strip()
 
 
 def html_to_text(fragment: str) -> str:
     """Visible text of an HTML fragment, for search and plain-text summaries."""
     # A space before every tag keeps "<p>a</p><p>b</p>" from becoming the one word "ab".
-    text = nh3.clean(fragment.replace("<", " <"), tags=set(), attributes={})
-    return " ".join(html.unescape(text).split())
+    text = nh3.clean(_bounded_html(fragment).replace("<", " <"), tags=set(), attributes={})
+    return " ".join(clean_text(html.unescape(text)).split())
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,7 @@ class Enclosure:
 
 @dataclass(frozen=True)
 class FeedItem:
+    article_id: int
     id: str
     title: str
     url: str

@@ -11,6 +11,9 @@ feedgen is used only here. Its 1.0 release has traps that the W3C validator catc
 """
 
 import json
+import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +25,8 @@ from feedsvc import __version__
 from feedsvc.feeds.document import FeedDocument, FeedItem
 from feedsvc.text import to_local
 from feedsvc.urls import category_url, stylesheet_url
+
+log = logging.getLogger(__name__)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 GENERATOR_URI = "https://github.com/feedsvc/feedsvc"
@@ -180,4 +185,34 @@ def render_json(doc: FeedDocument) -> bytes:
     return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
+RENDERERS: dict[str, Callable[[FeedDocument], bytes]] = {
+    "rss": render_rss,
+    "atom": render_atom,
+    "json": render_json,
+}
+
+
+def render_feed(doc: FeedDocument, fmt: str) -> bytes:
+    """The feed in ``fmt``; an item that cannot be rendered is logged and left out.
+
+    One stored article (a character XML refuses, stored before every door cleaned text) must
+    not take its whole feed, and the announcements built from it, down. The document is
+    rendered whole first; only when that fails is each item tried alone, so the common case
+    costs one render.
+    """
+    render = RENDERERS[fmt]
+    try:
+        return render(doc)
+    except Exception:
+        if not doc.items:
+            raise
+        render(replace(doc, items=()))  # a failure outside the items is raised, not hidden
+    items = []
+    for item in doc.items:
+        try:
+            render(replace(doc, items=(item,)))
+        except Exception:
+            log.exception("feed %s.%s: article %s left out", doc.slug, fmt, item.article_id)
+        else:
+            items.append(item)
+    return render(replace(doc, items=tuple(items)))

@@ -21,9 +21,10 @@ from feedsvc.errors import DatabaseUnavailable, InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
 from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
 from feedsvc.feeds.page import render_page
-from feedsvc.feeds.render import MEDIA_TYPES, RENDERERS
+from feedsvc.feeds.render import MEDIA_TYPES, render_feed
 from feedsvc.models import Article, Category, ContentState
 from feedsvc.settings import Settings
+from feedsvc.text import clean_line, clean_text
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url
 
 MAX_QUERY_LENGTH = 200
@@ -179,6 +180,7 @@ def _item(article: Article, base_url: str) -> FeedItem:
     if article.image_url and article.image_type and article.image_length:
         image = Enclosure(article.image_url, article.image_type, article.image_length)
     return FeedItem(
+        article_id=article.id,
         id=article.guid,
         title=article.title,
         url=article.link or article_url(base_url, article.id, article.slug),
@@ -208,7 +210,9 @@ def build_feed(
     if request.page > 1 and not articles:
         raise NotFound(f"Không có trang {request.page} (no such page)")
     items = tuple(_item(article, settings.base_url) for article in articles[:per_page])
-    title = state.title if state.category_id is not None else settings.site_title
+    # Cleaned here too: a category stored before clean_text removed all that XML refuses
+    # would otherwise fail its whole feed (items that fail are left out by render_feed).
+    title = clean_line(state.title) if state.category_id is not None else settings.site_title
     if request.query:
         title = f"{title} – “{request.query}”"
     doc = FeedDocument(
@@ -216,7 +220,7 @@ def build_feed(
         hub_url=settings.websub_hub_url,
         slug=state.slug,
         title=title,
-        description=state.description or settings.site_description,
+        description=clean_text(state.description) or settings.site_description,
         publisher=settings.site_title,
         query=request.query,
         page=request.page,
@@ -224,7 +228,7 @@ def build_feed(
         updated=max((item.updated_at for item in items), default=state.last_modified),
         items=items,
     )
-    body = RENDERERS[request.fmt](doc)
+    body = render_feed(doc, request.fmt)
     return BuiltFeed(
         body=body,
         gzip_body=gzip.compress(body, compresslevel=6, mtime=0),

@@ -12,7 +12,8 @@ from feedsvc.text import normalise_search
 
 
 def _sha256(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    # surrogatepass: a lone surrogate from upstream gives a key instead of an error.
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def entry_key(entry: ParsedEntry) -> str:

@@ -18,6 +18,12 @@ from feedsvc.feeds.document import Enclosure
 _XML_DECLARATION = re.compile(rb"^(\s*<\?xml[^>]*?encoding=[\"'])([\w.:-]+)([\"'])", re.I)
 _SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii"}
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.I)
+# A character reference to a surrogate (&#xD800; ... &#57343;) makes feedparser's loose
+# parser raise, failing the whole fetch; it stands for nothing, so it becomes U+FFFD.
+_SURROGATE_REFERENCE = re.compile(
+    rb"&#(?:x0*d[89a-f][0-9a-f]{2}|0*(?:5529[6-9]|55[3-9]\d\d|56\d{3}|57[0-2]\d\d|573[0-3]\d|5734[0-3]));",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     resolves against it, else against the entry's link (RSS has no base of its own).
     """
     body, content_type = recover_utf8(body, content_type)
+    body = _SURROGATE_REFERENCE.sub(b"&#xFFFD;", body)
     parsed = feedparser.parse(
         body,
         response_headers={"content-type": content_type} if content_type else {},
