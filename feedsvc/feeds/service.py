@@ -210,24 +210,7 @@ def build_feed(
     if request.page > 1 and not articles:
         raise NotFound(f"Không có trang {request.page} (no such page)")
     items = tuple(_item(article, settings.base_url) for article in articles[:per_page])
-    # Cleaned here too: a category stored before clean_text removed all that XML refuses
-    # would otherwise fail its whole feed (items that fail are left out by render_feed).
-    title = clean_line(state.title) if state.category_id is not None else settings.site_title
-    if request.query:
-        title = f"{title} – “{request.query}”"
-    doc = FeedDocument(
-        base_url=settings.base_url,
-        hub_url=settings.websub_hub_url,
-        slug=state.slug,
-        title=title,
-        description=clean_text(state.description) or settings.site_description,
-        publisher=settings.site_title,
-        query=request.query,
-        page=request.page,
-        has_next=len(articles) > per_page,
-        updated=max((item.updated_at for item in items), default=state.last_modified),
-        items=items,
-    )
+    doc = _document(settings, state, items, request.query, request.page, len(articles) > per_page)
     body = render_feed(doc, request.fmt)
     return BuiltFeed(
         body=body,
@@ -284,26 +267,39 @@ def cached_feed(
     return page
 
 
+def _document(
+    settings: Settings,
+    state: FeedState,
+    items: tuple[FeedItem, ...],
+    query: str = "",
+    page: int = 1,
+    has_next: bool = False,
+) -> FeedDocument:
+    # Cleaned here too: a category stored before clean_text removed all that XML refuses
+    # would otherwise fail its whole feed (items that fail are left out by render_feed).
+    title = clean_line(state.title) if state.category_id is not None else settings.site_title
+    if query:
+        title = f"{title} – “{query}”"
+    return FeedDocument(
+        base_url=settings.base_url,
+        hub_url=settings.websub_hub_url,
+        slug=state.slug,
+        title=title,
+        description=clean_text(state.description) or settings.site_description,
+        publisher=settings.site_title,
+        query=query,
+        page=page,
+        has_next=has_next,
+        updated=max((item.updated_at for item in items), default=state.last_modified),
+        items=items,
+    )
+
+
 def render_entries(
     settings: Settings, state: FeedState, fmt: str, articles: Sequence[Article]
 ) -> bytes:
     """The feed of ``state`` in format ``fmt`` holding just ``articles`` (give them newest
     first): the "fat ping" a WebSub hub pushes (§7), with the feed's self and hub links.
-
-    Raises what the renderer raises (ValueError for text XML cannot hold).
-    """
+    Articles the format cannot hold are left out (and logged), as in every feed."""
     items = tuple(_item(article, settings.base_url) for article in articles)
-    doc = FeedDocument(
-        base_url=settings.base_url,
-        hub_url=settings.websub_hub_url,
-        slug=state.slug,
-        title=state.title if state.category_id is not None else settings.site_title,
-        description=state.description or settings.site_description,
-        publisher=settings.site_title,
-        query="",
-        page=1,
-        has_next=False,
-        updated=max((item.updated_at for item in items), default=state.last_modified),
-        items=items,
-    )
-    return RENDERERS[fmt](doc)
+    return render_feed(_document(settings, state, items), fmt)

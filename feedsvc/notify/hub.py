@@ -258,14 +258,9 @@ def hub_rows(
 def _fat_ping(
     session: Session, settings: Settings, feed: TopicFeed, entries: list[Article], now: datetime
 ) -> tuple[str, int] | None:
-    """The topic's document holding ``entries`` and the id of the newest one put in; an
-    entry the format cannot hold is found by rendering each alone, logged and left out."""
+    """The topic's document holding ``entries`` (those the format cannot hold are left out
+    by the renderer) and the id of the newest, which names the push's deliveries."""
     state = feed_state(session, feed.slug, now)
-    render = partial(render_entries, settings, state, feed.fmt)
-    what = f"the {feed.fmt} push of {feed.slug}"
-    try:
-        return render(entries).decode(), entries[0].id
-    except Exception:  # which entries: each is tried alone, and the failures logged
-        good = [a for a in entries if built_or_logged(what, [a.id], partial(render, [a]))]
-    body = built_or_logged(what, [a.id for a in good], partial(render, good)) if good else None
-    return (body.decode(), good[0].id) if body is not None else None
+    render = partial(render_entries, settings, state, feed.fmt, entries)
+    body = built_or_logged(f"the {feed.fmt} push of {feed.slug}", [a.id for a in entries], render)
+    return (body.decode(), entries[0].id) if body is not None else None
