@@ -30,6 +30,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# The largest value an Integer column (every id among them) holds: 32 bits on PostgreSQL.
+MAX_INTEGER = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -23,6 +23,7 @@ from feedsvc.web import (
     errors,
     feeds,
     hub,
+    params,
     public,
     subscribe,
     websub_callback,
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     app = Flask(__name__)
+    params.init_app(app)  # before any route: it sets how ids in URLs are read
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
