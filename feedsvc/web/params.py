@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from feedsvc.errors import InvalidInput, NotFound
@@ -24,13 +25,22 @@ NUMBER_CAP = 10**18
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` in every route: a positive id that fits the id columns, else no such
-    route (404), so an id beyond 32 or 64 bits never reaches the database."""
+    """``<int:...>`` in every route: a positive id that fits the id columns, so an id beyond
+    32 or 64 bits never reaches the database.
+
+    Any other run of digits is 404 at once: a plain ValidationError would let the router
+    answer 405 where another method's rule has the same path.
+    """
 
     regex = r"[0-9]+"
 
     def __init__(self, url_map: Map) -> None:
         super().__init__(url_map, min=1, max=MAX_INTEGER)
+
+    def to_python(self, value: str) -> int:
+        if len(value) > len(str(MAX_INTEGER)) or not 1 <= int(value) <= MAX_INTEGER:
+            raise HTTPNotFound(f"Không có mục {value[:20]} (no such id)")
+        return int(value)
 
 
 def whole_number(raw: str) -> int | None:
