@@ -4,12 +4,18 @@
 read (and at the WebSub hub), with the usual JSON error under /api and nothing stored.
 """
 
+import base64
 import json
+from datetime import timedelta
 
 import pytest
 
+from feedsvc.text import utcnow
 from tests.admin_helpers import PASSWORD, csrf_of, make_user, post, sign_in
 from tests.conftest import publish
+from tests.ingest_helpers import Sources
+from tests.test_websub_subscriber import feed, wait_active
+from tests.websub_hub import Hub
 
 JSON = "application/json"
 HUGE = "99999999999999999999"  # beyond 64 bits
@@ -249,3 +255,35 @@ def sign_in_to(client, target: str):  # type: ignore[no-untyped-def]
         "/admin/login",
         data={"csrf_token": token, "username": "admin", "password": PASSWORD, "next": target},
     )
+
+
+def test_an_image_length_beyond_the_column_is_422(api):
+    response = api.post(
+        "/api/v1/articles",
+        json={"category": "thoi-su", "title": "Tin", "image_length": 2**31},
+    )
+    assert "image_length" in json_error(response, 422)["fields"]
+    assert article_count(api) == 0
+
+
+@pytest.mark.parametrize(
+    "raw", ["0001-01-01T00:00:00|1", "9999-12-31T23:59:59-12:00|1", f"2020-01-01T00:00:00|{HUGE}"]
+)
+def test_a_forged_cursor_is_422(api, raw):
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    response = api.get("/api/v1/articles", query_string={"cursor": cursor})
+    assert json_error(response, 422)["fields"] == {"cursor": "not a cursor from this API"}
+
+
+def test_a_hub_granting_an_endless_lease_is_confirmed_for_a_year(live_server, upstream):
+    live_server.store.category("Thời sự")
+    sources = Sources(live_server.store.database, live_server.store.settings)
+    with Hub(lease_seconds=10**30) as hub:
+        self_url = upstream.base_url + "/f"
+        upstream.serve("/f", feed(hub.url, self_url, ("1", "Tin đầu")))
+        source_id = sources.add(self_url)
+        sources.refresh(source_id)
+        assert hub.verified.wait(10)
+        source = wait_active(sources, source_id)
+    assert source.websub_state == "active"
+    assert source.websub_lease_expires_at - utcnow() <= timedelta(days=366)
