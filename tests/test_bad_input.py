@@ -9,7 +9,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from feedsvc.models import Article
 from feedsvc.text import utcnow
 from tests.admin_helpers import PASSWORD, csrf_of, make_user, post, sign_in
 from tests.conftest import publish
@@ -287,3 +289,16 @@ def test_a_hub_granting_an_endless_lease_is_confirmed_for_a_year(live_server, up
         source = wait_active(sources, source_id)
     assert source.websub_state == "active"
     assert source.websub_lease_expires_at - utcnow() <= timedelta(days=366)
+
+
+@pytest.mark.parametrize("when", ["01/01/0001 00:00", "31/12/9999 23:59"])
+def test_admin_publish_times_that_overflow_utc_are_refused_on_the_form(app, db, store, when):
+    store.category("Thời sự")
+    make_user(db, "lan")
+    client = app.test_client()
+    sign_in(client, "lan")
+    form = {"title": "Tin", "category": "thoi-su", "published_at": when}
+    answer = post(client, "/admin/articles/new", form)
+    assert answer.status_code == 422 and "dd/mm/yyyy HH:MM" in answer.data.decode()
+    with db.sessions() as session:
+        assert session.scalar(select(Article.id)) is None
