@@ -10,18 +10,19 @@ import binascii
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
-from feedsvc.models import Article, Category
+from feedsvc.models import MAX_INTEGER, Article, Category
 from feedsvc.text import (
     MAX_BODY_BYTES,
     as_utc,
@@ -38,6 +39,20 @@ from feedsvc.text import (
 log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 300
+# Times are kept a day inside datetime's range, so that any time zone can show them.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def representable(value: datetime) -> datetime:
+    """A time (naive: Vietnam's) that can be converted to UTC and back; else ValueError."""
+    try:
+        utc = as_utc(value)
+    except OverflowError as exc:
+        raise ValueError("must lie between the years 0001 and 9999") from exc
+    if not EARLIEST <= utc <= LATEST:
+        raise ValueError("must lie between the years 0001 and 9999")
+    return value
 
 
 def _absolute_http_url(value: str) -> str:
@@ -60,6 +75,7 @@ BodyHtml = Annotated[
     AfterValidator(_within_body_limit),
 ]
 MediaType = Annotated[str, Field(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=100)]
+Timestamp = Annotated[datetime, AfterValidator(representable)]
 
 
 class ArticleFields(BaseModel):
@@ -74,9 +90,11 @@ class ArticleFields(BaseModel):
     author: str | None = Field(None, max_length=200, description="Byline.")
     image_url: HttpUrlText | None = None
     image_type: MediaType | None = None
-    image_length: int | None = Field(None, ge=1, description="Size in bytes of the image.")
+    image_length: int | None = Field(
+        None, ge=1, le=MAX_INTEGER, description="Size in bytes of the image."
+    )
     link: HttpUrlText | None = Field(None, description="Canonical URL, if not our own page.")
-    published_at: datetime | None = Field(
+    published_at: Timestamp | None = Field(
         None, description="ISO 8601; without an offset it is +07:00; future means scheduled."
     )
 
@@ -90,7 +108,20 @@ class ArticleCreate(ArticleFields):
 
 
 class ArticleUpdate(ArticleFields):
-    """Only the fields present in the request are changed."""
+    """Only the fields present in the request are changed; category and title may be left
+    out, not set to null."""
+
+    category: str | SkipJsonSchema[None] = Field(
+        None, description="Slug of the category.", max_length=100
+    )
+    title: str | SkipJsonSchema[None] = Field(None, min_length=1, max_length=500)
+
+    @field_validator("category", "title", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
 
 @dataclass(frozen=True)
@@ -290,9 +321,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         published, article_id = raw.split("|")
-        return as_utc(datetime.fromisoformat(published)), int(article_id)
+        position = as_utc(representable(datetime.fromisoformat(published))), int(article_id)
+        if not 0 < position[1] <= MAX_INTEGER:
+            raise ValueError("no such id")
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("invalid cursor", {"cursor": "not a cursor from this API"}) from exc
+    return position
 
 
 def page_articles(

@@ -33,6 +33,8 @@ NAMING_CONVENTION = {
 # Tables whose ids appear in URLs, payloads or the API: on SQLite, AUTOINCREMENT, so that the
 # id of a deleted row is never handed out again (PostgreSQL's sequences never do).
 IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+# The largest value an Integer column (every id among them) holds: 32 bits on PostgreSQL.
+MAX_INTEGER = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -93,7 +93,7 @@ def test_invalid_input_gets_per_field_messages(client, categories, auth):
     unknown = client.post("/api/v1/articles", json={**ARTICLE, "category": "x"}, headers=auth)
     assert unknown.status_code == 404
     not_json = client.post("/api/v1/articles", data="title=x", headers=auth)
-    assert not_json.status_code == 422 and "JSON object" in not_json.get_json()["error"]
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.get_json()["error"]
     too_big = client.post(
         "/api/v1/articles", json={**ARTICLE, "body_html": "x" * 3_000_000}, headers=auth
     )

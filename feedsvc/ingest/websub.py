@@ -27,6 +27,9 @@ from feedsvc.outbound import ANSWER_LIMIT, check_scheme, read_capped
 from feedsvc.settings import Settings
 
 SIGNATURE_ALGORITHMS = {"sha1", "sha256", "sha384", "sha512"}
+# A hub may grant any lease; we renew within a year whatever it says (and a longer one would
+# not fit a datetime).
+MAX_LEASE_SECONDS = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def verify_intent(
     if topic != source.websub_topic:
         return False
     if mode == "subscribe" and source.websub_state in ("pending", "active"):
-        lease = timedelta(seconds=lease_seconds or settings.websub_lease_seconds)
+        granted = min(lease_seconds or settings.websub_lease_seconds, MAX_LEASE_SECONDS)
+        lease = timedelta(seconds=granted)
         source.websub_state, source.websub_lease_expires_at = "active", now + lease
         source.websub_error = ""
         return True

@@ -99,7 +99,7 @@ def record_intent(
     mode: str,
     topic: str,
     callback: str,
-    lease_seconds: str,
+    lease_seconds: int | None,
     secret: str,
     client_ip: str,
     now: datetime,
@@ -118,9 +118,7 @@ def record_intent(
         raise InvalidInput(str(exc), {"hub.callback": exc.fields.get("url", "refused")}) from exc
     if len(secret.encode()) > MAX_SECRET_BYTES:
         raise InvalidInput("hub.secret must be less than 200 bytes", {"hub.secret": "too long"})
-    if lease_seconds and not lease_seconds.isdigit():
-        raise InvalidInput("hub.lease_seconds must be a number", {"hub.lease_seconds": "number"})
-    lease = int(lease_seconds) if lease_seconds else settings.hub_lease_seconds
+    lease = lease_seconds or settings.hub_lease_seconds
     lease = min(max(lease, settings.hub_lease_min_seconds), settings.hub_lease_max_seconds)
     subscription = session.scalar(
         select(HubSubscription).where(

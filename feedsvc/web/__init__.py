@@ -32,6 +32,7 @@ from feedsvc.web import (
     errors,
     feeds,
     hub,
+    params,
     public,
     subscribe,
     websub_callback,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
+    params.init_app(app)  # before any route: it sets how ids in URLs are read
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_SORT_KEYS"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

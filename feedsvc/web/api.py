@@ -3,7 +3,6 @@
 Reads are public (and CORS-enabled); writes need a bearer token (``feedsvc token create``).
 """
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 from feedsvc.articles import (
     ArticleCreate,
     ArticleUpdate,
+    Timestamp,
     create_article,
     delete_article,
     get_article,
@@ -20,7 +20,6 @@ from feedsvc.articles import (
     update_article,
 )
 from feedsvc.categories import CategoryCreate, create_category, get_category, list_categories
-from feedsvc.errors import InvalidInput
 from feedsvc.feeds.service import MAX_QUERY_LENGTH
 from feedsvc.models import Article, Category
 from feedsvc.text import clean_line, to_local, utcnow
@@ -28,23 +27,17 @@ from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
 from feedsvc.web import context
 from feedsvc.web.auth import current_token, require_token
 from feedsvc.web.openapi import openapi_document
+from feedsvc.web.params import json_body
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 class ArticleListQuery(BaseModel):
     category: str | None = Field(None, max_length=100)
-    since: datetime | None = Field(None, description="Only articles changed at or after this.")
+    since: Timestamp | None = Field(None, description="Only articles changed at or after this.")
     q: str = Field("", max_length=MAX_QUERY_LENGTH)
     cursor: str | None = Field(None, max_length=200)
     limit: int | None = Field(None, ge=1)
-
-
-def json_body() -> Any:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object", {"body": "not JSON object"})
-    return body
 
 
 def category_json(category: Category) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from feedsvc.notify.webhooks import (
 )
 from feedsvc.text import to_local, utcnow
 from feedsvc.web import context
-from feedsvc.web.api import json_body
 from feedsvc.web.auth import require_token
+from feedsvc.web.params import json_body
 
 blueprint = Blueprint("api_notify", __name__, url_prefix="/api/v1")
 DELIVERY_STATES = ("pending", "failing", "delivered", "dead")

@@ -25,8 +25,8 @@ from feedsvc.sources import (
 )
 from feedsvc.text import to_local, utcnow
 from feedsvc.web import context
-from feedsvc.web.api import json_body
 from feedsvc.web.auth import require_token
+from feedsvc.web.params import json_body
 
 blueprint = Blueprint("api_sources", __name__, url_prefix="/api/v1/sources")
 

@@ -18,6 +18,7 @@ from feedsvc.feeds.service import FeedRequest, FeedState, cached_feed, page_etag
 from feedsvc.text import clean_line, utcnow
 from feedsvc.urls import FEED_FORMATS, feed_url
 from feedsvc.web import context
+from feedsvc.web.params import page_number
 
 blueprint = Blueprint("feeds", __name__)
 
@@ -34,13 +35,6 @@ CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", "ETag, Link"),
 ]
-
-
-def _page_argument() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit():
-        raise InvalidInput("invalid page", {"page": "must be a whole number from 1"})
-    return int(raw)
 
 
 def _wants_page(fmt: str) -> bool:
@@ -101,7 +95,7 @@ def feed(slug: str, fmt: str) -> Response:
     now = utcnow()
     if request.query_string:
         query = clean_line(request.args.get("q", ""))
-        feed_request = FeedRequest(slug, fmt, _page_argument(), query)
+        feed_request = FeedRequest(slug, fmt, page_number(), query)
     else:
         feed_request = FeedRequest(slug, fmt)
     state = context.feed_states().get(slug, now)

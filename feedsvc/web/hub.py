@@ -1,21 +1,34 @@
 """The WebSub hub endpoint: POST /hub with hub.mode, hub.topic, hub.callback, ...
 
 A request is answered 202 Accepted and verified later by the worker (see notify.hub); a
-malformed one gets 422 with what is wrong, one beyond the hub's limits 429 with which.
+malformed one gets 400 with what is wrong, in plain text; one beyond the hub's limits 429
+with which.
 """
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
+from feedsvc.errors import InvalidInput
 from feedsvc.notify.hub import record_intent
 from feedsvc.text import utcnow
 from feedsvc.web import context
+from feedsvc.web.params import whole_number
 
 blueprint = Blueprint("hub", __name__)
+
+
+@blueprint.errorhandler(InvalidInput)
+def bad_request(exc: InvalidInput) -> Response:
+    """WebSub's answer to a request it will not take: 400 and the reason."""
+    return Response(f"{exc}\n", status=400, mimetype="text/plain")
 
 
 @blueprint.post("/hub")
 def subscribe() -> tuple[str, int]:
     form = request.form
+    lease = form.get("hub.lease_seconds", "")
+    lease_seconds = whole_number(lease)
+    if lease and lease_seconds is None:
+        raise InvalidInput("hub.lease_seconds must be a number", {"hub.lease_seconds": "number"})
     session = context.session()
     record_intent(
         session,
@@ -23,7 +36,7 @@ def subscribe() -> tuple[str, int]:
         mode=form.get("hub.mode", ""),
         topic=form.get("hub.topic", ""),
         callback=form.get("hub.callback", ""),
-        lease_seconds=form.get("hub.lease_seconds", ""),
+        lease_seconds=lease_seconds,
         secret=form.get("hub.secret", ""),
         client_ip=request.remote_addr or "unknown",
         now=utcnow(),

@@ -50,7 +50,11 @@ _SOURCE_PATHS = {
         "get": _secured("Sources with their health.", {"200": _SOURCE}),
         "post": _secured(
             "Add a source (private addresses refused unless allowed).",
-            {"201": _SOURCE, "409": {"description": "URL exists already."}},
+            {
+                "201": _SOURCE,
+                "404": _json(ERROR, "Unknown category."),
+                "409": {"description": "URL exists already."},
+            },
             "SourceCreate",
         ),
     },
@@ -144,6 +148,34 @@ _NOTIFY_PATHS = {
 }
 
 
+_NOT_FOUND = _json(ERROR, "No such id (or the path names something that does not exist).")
+_UNREADABLE = _json(ERROR, "The body is not JSON (or is nested too deeply to read).")
+_TOO_LARGE = _json(ERROR, "The body is larger than FEEDSVC_MAX_REQUEST_BYTES.")
+_INVALID = _json(ERROR, "Invalid input; `fields` maps each field (or parameter) to its problem.")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _with_common_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation lists the errors every route can answer: 404 where the path holds an
+    id, 400, 413 and 422 where there is a body, 422 where there are query parameters (a value
+    such as a NUL is refused); nothing else answers 5xx for what a client sends."""
+    for path, item in paths.items():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses = operation["responses"]
+            if "{" in path:
+                responses.setdefault("404", _NOT_FOUND)
+            if "requestBody" in operation:
+                responses.setdefault("400", _UNREADABLE)
+                responses.setdefault("413", _TOO_LARGE)
+                responses.setdefault("422", _INVALID)
+            if "{" in path or operation.get("parameters"):
+                responses.setdefault("422", _INVALID)
+    return paths
+
+
 def openapi_document(base_url: str) -> dict[str, Any]:
     def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
         return {
@@ -183,12 +215,15 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         for name, kind in {
                             "id": "integer",
                             "guid": "string",
-                            "external_id": "string",
+                            "external_id": ["string", "null"],
                             "category": "string",
                             "title": "string",
                             "summary": "string",
                             "body_html": "string",
                             "author": "string",
+                            "image_url": ["string", "null"],
+                            "image_type": ["string", "null"],
+                            "image_length": ["integer", "null"],
                             "url": "string",
                             "origin": "string",
                             "published_at": "string",
@@ -198,85 +233,90 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 },
             },
         },
-        "paths": {
-            **_SOURCE_PATHS,
-            **_NOTIFY_PATHS,
-            "/categories": {
-                "get": {
-                    "summary": "List categories with their feed URLs.",
-                    "responses": {"200": {"description": "`items`: the categories."}},
-                },
-                "post": {
-                    "summary": "Create a category.",
-                    "security": [{"bearer": []}],
-                    "requestBody": _body("CategoryCreate"),
-                    "responses": {
-                        "201": {"description": "Created."},
-                        "409": _json(ERROR, "Slug taken."),
-                        **_WRITE_ERRORS,
+        "paths": _with_common_errors(
+            {
+                **_SOURCE_PATHS,
+                **_NOTIFY_PATHS,
+                "/categories": {
+                    "get": {
+                        "summary": "List categories with their feed URLs.",
+                        "responses": {"200": {"description": "`items`: the categories."}},
+                    },
+                    "post": {
+                        "summary": "Create a category.",
+                        "security": [{"bearer": []}],
+                        "requestBody": _body("CategoryCreate"),
+                        "responses": {
+                            "201": {"description": "Created."},
+                            "409": _json(ERROR, "Slug taken."),
+                            **_WRITE_ERRORS,
+                        },
                     },
                 },
-            },
-            "/articles": {
-                "get": {
-                    "summary": "Visible articles, newest first, with cursor paging.",
-                    "parameters": [
-                        query("category", "Category slug."),
-                        query(
-                            "since",
-                            "ISO 8601; articles changed at or after it.",
-                            type="string",
-                            format="date-time",
-                        ),
-                        query("q", "Keywords; diacritics and case are ignored."),
-                        query("cursor", "`next_cursor` of the previous page."),
-                        query("limit", "Page size (capped).", type="integer", minimum=1),
-                    ],
-                    "responses": {
-                        "200": {"description": "`items`, `next_cursor` (null on the last page)."},
-                        "404": _json(ERROR, "Unknown category."),
-                        "422": _json(ERROR, "Invalid parameter."),
+                "/articles": {
+                    "get": {
+                        "summary": "Visible articles, newest first, with cursor paging.",
+                        "parameters": [
+                            query("category", "Category slug."),
+                            query(
+                                "since",
+                                "ISO 8601; articles changed at or after it.",
+                                type="string",
+                                format="date-time",
+                            ),
+                            query("q", "Keywords; diacritics and case are ignored."),
+                            query("cursor", "`next_cursor` of the previous page."),
+                            query("limit", "Page size (capped).", type="integer", minimum=1),
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "`items`, `next_cursor` (null on the last page)."
+                            },
+                            "404": _json(ERROR, "Unknown category."),
+                            "422": _json(ERROR, "Invalid parameter."),
+                        },
+                    },
+                    "post": {
+                        "summary": "Create an article; idempotent on `external_id`.",
+                        "security": [{"bearer": []}],
+                        "requestBody": _body("ArticleCreate"),
+                        "responses": {
+                            "201": _json(_ARTICLE, "Created."),
+                            "200": _json(_ARTICLE, "An article with this external_id existed."),
+                            "404": _json(ERROR, "Unknown category."),
+                            **_WRITE_ERRORS,
+                        },
                     },
                 },
-                "post": {
-                    "summary": "Create an article; idempotent on `external_id`.",
-                    "security": [{"bearer": []}],
-                    "requestBody": _body("ArticleCreate"),
-                    "responses": {
-                        "201": _json(_ARTICLE, "Created."),
-                        "200": _json(_ARTICLE, "An article with this external_id existed."),
-                        **_WRITE_ERRORS,
+                "/articles/{article_id}": {
+                    "parameters": [_ID],
+                    "get": {
+                        "summary": "One article (scheduled ones only with a token).",
+                        "responses": {
+                            "200": _json(_ARTICLE, "The article."),
+                            "404": _json(ERROR, "Unknown or not yet published."),
+                        },
+                    },
+                    "patch": {
+                        "summary": "Change the fields given.",
+                        "security": [{"bearer": []}],
+                        "requestBody": _body("ArticleUpdate"),
+                        "responses": {
+                            "200": _json(_ARTICLE, "Updated."),
+                            "404": _json(ERROR, "Unknown."),
+                            **_WRITE_ERRORS,
+                        },
+                    },
+                    "delete": {
+                        "summary": "Delete an article.",
+                        "security": [{"bearer": []}],
+                        "responses": {
+                            "204": {"description": "Deleted."},
+                            "404": _json(ERROR, "Unknown."),
+                            "401": _WRITE_ERRORS["401"],
+                        },
                     },
                 },
-            },
-            "/articles/{article_id}": {
-                "parameters": [_ID],
-                "get": {
-                    "summary": "One article (scheduled ones only with a token).",
-                    "responses": {
-                        "200": _json(_ARTICLE, "The article."),
-                        "404": _json(ERROR, "Unknown or not yet published."),
-                    },
-                },
-                "patch": {
-                    "summary": "Change the fields given.",
-                    "security": [{"bearer": []}],
-                    "requestBody": _body("ArticleUpdate"),
-                    "responses": {
-                        "200": _json(_ARTICLE, "Updated."),
-                        "404": _json(ERROR, "Unknown."),
-                        **_WRITE_ERRORS,
-                    },
-                },
-                "delete": {
-                    "summary": "Delete an article.",
-                    "security": [{"bearer": []}],
-                    "responses": {
-                        "204": {"description": "Deleted."},
-                        "404": _json(ERROR, "Unknown."),
-                        "401": _WRITE_ERRORS["401"],
-                    },
-                },
-            },
-        },
+            }
+        ),
     }

@@ -11,7 +11,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     send_from_directory,
 )
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -26,6 +25,7 @@ from feedsvc.models import Category
 from feedsvc.text import format_local, utcnow
 from feedsvc.urls import ALL_FEED, article_url, feed_url, opml_url
 from feedsvc.web import context
+from feedsvc.web.params import page_number
 
 blueprint = Blueprint("public", __name__)
 
@@ -69,13 +69,6 @@ def init_app(app: Flask) -> None:
         }
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        abort(404, description="Không có trang này (no such page)")
-    return int(raw)
-
-
 @blueprint.get("/")
 def index() -> str:
     session = context.session()
@@ -100,7 +93,7 @@ def category(slug: str) -> str:
     session = context.session()
     now = utcnow()
     found = get_category(session, slug)
-    page = _page_number()
+    page = page_number()
     total = count_visible(session, now, category_id=found.id)
     pages = max(1, ceil(total / settings.page_items))
     if page > pages:

@@ -13,6 +13,7 @@ from feedsvc.errors import NotFound
 from feedsvc.ingest.websub import accept_distribution, verify_intent
 from feedsvc.text import utcnow
 from feedsvc.web import context
+from feedsvc.web.params import whole_number
 
 blueprint = Blueprint("websub_callback", __name__)
 log = logging.getLogger(__name__)
@@ -21,7 +22,6 @@ log = logging.getLogger(__name__)
 @blueprint.get("/websub/<int:source_id>/<key>")
 def verify(source_id: int, key: str) -> Response:
     args = request.args
-    lease = args.get("hub.lease_seconds", "")
     session = context.session()
     confirmed = verify_intent(
         session,
@@ -29,7 +29,7 @@ def verify(source_id: int, key: str) -> Response:
         key,
         mode=args.get("hub.mode", ""),
         topic=args.get("hub.topic", ""),
-        lease_seconds=int(lease) if lease.isdigit() else None,
+        lease_seconds=whole_number(args.get("hub.lease_seconds", "")),
         reason=args.get("hub.reason", ""),
         settings=context.settings(),
         now=utcnow(),

@@ -1,27 +1,30 @@
 """Sign-in and sign-out. The session cookie is HttpOnly, SameSite=Lax, limited to /admin, and
 Secure when the site is served over HTTPS."""
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from feedsvc.accounts import log_in, log_out
 from feedsvc.errors import InvalidInput, RateLimited
-from feedsvc.text import utcnow
+from feedsvc.text import iri_to_uri, utcnow
 from feedsvc.web import context
 
 blueprint = Blueprint("auth", __name__)
 COOKIE = "feedsvc_admin"
+USERNAME_CHARS = 50  # AdminUser.username
 
 
 def _next_page() -> str:
-    """Where to go after signing in: a path of this site only (no open redirect)."""
+    """Where to go after signing in: a path under /admin of this site, else the dashboard.
+
+    Control characters (CR, LF: header injection), backslashes (read as ``/`` by browsers)
+    and any scheme or host (open redirect) are refused; other characters are percent-encoded.
+    """
     target = request.values.get("next", "")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/admin"):
+    under_admin = target == "/admin" or target.startswith(("/admin/", "/admin?"))
+    if not under_admin or any(char < " " or char in "\x7f\\" for char in target):
         return url_for("admin.dashboard.home")
-    return target
+    return iri_to_uri(target)
 
 
 @blueprint.get("/login")
@@ -37,7 +40,9 @@ def login() -> Response | tuple[str, int]:
         token = log_in(
             session,
             settings,
-            request.form.get("username", ""),
+            # No user name is longer than its column; a longer one would overflow the
+            # throttle's key (VARCHAR(200)) on PostgreSQL. Cut, it still fails and is counted.
+            request.form.get("username", "")[:USERNAME_CHARS],
             request.form.get("password", ""),
             request.remote_addr or "unknown",
             utcnow(),

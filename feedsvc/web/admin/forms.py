@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 from flask import flash, render_template, request
 from pydantic import ValidationError
 
+from feedsvc.articles import representable
 from feedsvc.categories import list_categories
 from feedsvc.errors import FeedsvcError, InvalidInput
 from feedsvc.text import LOCAL_TZ
-from feedsvc.web import context
+from feedsvc.web import context, params
 
 T = TypeVar("T")
 LOCAL_FORMAT = "%d/%m/%Y %H:%M"
@@ -44,9 +45,10 @@ def whole_number(name: str) -> int | None:
     value = text(name)
     if not value:
         return None
-    if not value.isdigit():
+    number = params.whole_number(value)
+    if number is None:
         raise FormProblem("invalid number", {name: "a whole number"})
-    return int(value)
+    return number
 
 
 def lines_map(value: str) -> dict[str, str]:
@@ -67,7 +69,7 @@ def local_datetime(value: str) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, LOCAL_FORMAT).replace(tzinfo=LOCAL_TZ)
+        return representable(datetime.strptime(value, LOCAL_FORMAT).replace(tzinfo=LOCAL_TZ))
     except ValueError as exc:
         raise FormProblem("invalid date", {"published_at": "dd/mm/yyyy HH:MM"}) from exc
 
