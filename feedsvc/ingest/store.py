@@ -79,11 +79,12 @@ class StoreResult:
         parts = []
         if self.skipped:
             parts.append(
-                f"{self.skipped} new entries skipped (max_new_entries_per_fetch); the newest"
-                " were stored, the others are considered again at the next fetch"
+                f"new entries skipped by max_new_entries_per_fetch: {self.skipped} (the newest"
+                " were stored; the others are considered again at the next fetch)"
             )
         if self.refused:
-            parts.append(f"{len(self.refused)} entries not stored: " + "; ".join(self.refused[:3]))
+            shown = "; ".join(self.refused[:3]) + ("; …" if len(self.refused) > 3 else "")
+            parts.append(f"entries not stored: {len(self.refused)} ({shown})")
         return ". ".join(parts)
 
 
@@ -313,5 +314,6 @@ def _write(
             if not _refused_values(exc):
                 raise
             problem = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-            refused.append(f"entry {row.get('link') or row['title']!r}: {problem}")
+            where = f" <{row['link']}>" if row.get("link") else ""
+            refused.append(f"entry {row['title']!r}{where}: {problem}")
     return ids, tuple(refused)
