@@ -33,7 +33,7 @@ class Jobs:
     """
 
     def __init__(self, settings: Settings, database: Database) -> None:
-        self.parsers = ParserPool(settings.parse_processes)
+        self.parsers = ParserPool(settings.parse_processes, settings.parse_recycle_bytes)
         self.client = new_client(settings)
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(
