@@ -114,7 +114,7 @@ class Source(Base):
     last_bytes: Mapped[int | None] = mapped_column(Integer)
     last_new: Mapped[int] = mapped_column(Integer, default=0)
     last_updated: Mapped[int] = mapped_column(Integer, default=0)
-    # New entries left for a later fetch by ``max_new_entries_per_fetch`` (the oldest ones).
+    # New entries the last fetch did not store, over ``max_new_entries_per_fetch`` (the oldest).
     last_skipped: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_warning: Mapped[str] = mapped_column(Text, default="")

@@ -56,7 +56,8 @@ def test_a_large_feed_stores_its_newest_entries_and_counts_the_rest(
     assert "new entries skipped by max_new_entries_per_fetch: 2900" in source.last_warning
     assert first.warning == source.last_warning
 
-    second = sources.refresh(source_id, limited)  # the skipped ones come next, newest first
+    # Served again in whole (no validators here), the skipped ones are new again: the newest.
+    second = sources.refresh(source_id, limited)
     assert len(second.new_ids) == 100 and sources.get(source_id).last_skipped == 2800
     assert stored_numbers(sources, source_id) == set(range(2800, 3000))
 

@@ -1,8 +1,8 @@
 """Store a source's parsed entries as articles: new ones added, changed ones updated.
 
 The work of one fetch is bounded: at most ``max_new_entries_per_fetch`` new entries are
-stored, the newest; the others are counted as skipped and considered again at the next fetch.
-Entries that disappear upstream stay.
+stored, the newest; the others are counted as skipped (a later fetch that gets the document
+again sees them as new again). Entries that disappear upstream stay.
 
 Every upstream value is fitted to its column before it is written. The rows are written in
 bulk (one INSERT of the new articles, one executemany UPDATE of the changed ones) inside a
@@ -70,7 +70,7 @@ _UPDATED = (
 class StoreResult:
     new_ids: tuple[int, ...]
     updated: int
-    skipped: int = 0  # new entries beyond max_new_entries_per_fetch, left for a later fetch
+    skipped: int = 0  # new entries beyond max_new_entries_per_fetch, not stored
     refused: tuple[str, ...] = ()  # entries the database would not take, and why
 
     @property
@@ -80,7 +80,7 @@ class StoreResult:
         if self.skipped:
             parts.append(
                 f"new entries skipped by max_new_entries_per_fetch: {self.skipped} (the newest"
-                " were stored; the others are considered again at the next fetch)"
+                " were stored)"
             )
         if self.refused:
             shown = "; ".join(self.refused[:3]) + ("; …" if len(self.refused) > 3 else "")
