@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
-from feedsvc.models import MAX_INTEGER, Article, Category
+from feedsvc.models import MAX_BIG_INTEGER, MAX_INTEGER, Article, Category
 from feedsvc.text import (
     MAX_BODY_BYTES,
     as_utc,
@@ -91,7 +91,7 @@ class ArticleFields(BaseModel):
     image_url: HttpUrlText | None = None
     image_type: MediaType | None = None
     image_length: int | None = Field(
-        None, ge=1, le=MAX_INTEGER, description="Size in bytes of the image."
+        None, ge=1, le=MAX_BIG_INTEGER, description="Size in bytes of the image."
     )
     link: HttpUrlText | None = Field(None, description="Canonical URL, if not our own page.")
     published_at: Timestamp | None = Field(

@@ -221,7 +221,7 @@ def _source_lines(source: Source) -> list[str]:
     last = (
         f"last fetch {format_local(source.last_fetch_at)} HTTP {source.last_status} "
         f"in {source.last_duration_ms} ms, {source.last_bytes} bytes, "
-        f"{source.last_new} new, {source.last_updated} updated"
+        f"{source.last_new} new, {source.last_updated} updated, {source.last_skipped} skipped"
         if source.last_fetch_at
         else "never fetched"
     )

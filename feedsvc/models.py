@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -35,6 +36,7 @@ NAMING_CONVENTION = {
 IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
 # The largest value an Integer column (every id among them) holds: 32 bits on PostgreSQL.
 MAX_INTEGER = 2**31 - 1
+MAX_BIG_INTEGER = 2**63 - 1  # a BigInteger column (byte sizes of enclosures)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -122,6 +124,8 @@ class Source(Base):
     last_bytes: Mapped[int | None] = mapped_column(Integer)
     last_new: Mapped[int] = mapped_column(Integer, default=0)
     last_updated: Mapped[int] = mapped_column(Integer, default=0)
+    # New entries the last fetch did not store, over ``max_new_entries_per_fetch`` (the oldest).
+    last_skipped: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_warning: Mapped[str] = mapped_column(Text, default="")
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -169,7 +173,8 @@ class Article(Base):
     author: Mapped[str] = mapped_column(String(200), default="")
     image_url: Mapped[str | None] = mapped_column(String(2000))
     image_type: Mapped[str | None] = mapped_column(String(100))
-    image_length: Mapped[int | None] = mapped_column(Integer)
+    # Bytes of the enclosure, as upstream says: 64-bit (SQLite's INTEGER already is).
+    image_length: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     link: Mapped[str | None] = mapped_column(String(2000))
     origin: Mapped[str] = mapped_column(String(20), default="local")
     # Ingested articles: the source, a SHA-256 of the entry's identity there (guid, else link,

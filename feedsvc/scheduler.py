@@ -33,7 +33,7 @@ class Jobs:
     """
 
     def __init__(self, settings: Settings, database: Database) -> None:
-        self.parsers = ParserPool(settings.parse_processes)
+        self.parsers = ParserPool(settings.parse_processes, settings.parse_recycle_bytes)
         self.fetch_client = fetch_client(settings)
         self.delivery_client = delivery_client(settings)
         self.scheduler = BackgroundScheduler(timezone="UTC")

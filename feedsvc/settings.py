@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     parse_processes: int = Field(
         0, ge=0, le=64, description="Processes parsing feeds in a worker (0: one per CPU)."
     )
+    parse_recycle_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="A parser process that read a larger document is replaced (memory returns).",
+    )
+    max_new_entries_per_fetch: int = Field(
+        500, ge=1, description="New entries stored per fetch, the newest; the rest wait."
+    )
     max_consecutive_failures: int = Field(
         10, ge=1, description="Failed fetches in a row before a source is disabled."
     )

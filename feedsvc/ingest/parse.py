@@ -82,7 +82,10 @@ def _when(entry: feedparser.FeedParserDict, key: str) -> datetime | None:
     # DeprecationWarning (https://github.com/kurtmckee/feedparser/issues/310); we want each
     # date only when the entry has it.
     value: struct_time | None = dict.get(entry, key)
-    return datetime(*value[:6], tzinfo=UTC) if value else None
+    try:
+        return datetime(*value[:6], tzinfo=UTC) if value else None
+    except (ValueError, OverflowError):  # a date no calendar has: as if there were none
+        return None
 
 
 def _enclosure(entry: feedparser.FeedParserDict) -> Enclosure | None:

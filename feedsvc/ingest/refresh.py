@@ -154,7 +154,7 @@ def _record(
         source.consecutive_failures += 1
         source.error_count += 1
         source.last_error = error
-        source.last_new = source.last_updated = 0
+        source.last_new = source.last_updated = source.last_skipped = 0
         plan = after_failure(
             now,
             source.interval_minutes,
@@ -175,11 +175,15 @@ def _record(
     stored_updated = 0
     if parsed is not None:
         subscribe = want_subscription(source, parsed.hub, parsed.self_url, settings, now)
-        result = store_entries(session, source, parsed.entries, now)
+        result = store_entries(
+            session, source, parsed.entries, now, settings.max_new_entries_per_fetch
+        )
         stored_new, stored_updated = result.new_ids, result.updated
         source.etag, source.last_modified = fetched.etag, fetched.last_modified
         source.title = source.title or clean_line(parsed.title)[:500]
-        source.last_warning = parsed.warning
+        warning = ". ".join(filter(None, (parsed.warning, result.warning)))
+        source.last_warning = warning
+        source.last_skipped = result.skipped
         source.item_count += len(stored_new)
     else:  # 304: the lease may still need renewing, at the hub we know
         subscribe = want_subscription(source, source.websub_hub, source.websub_topic, settings, now)
@@ -198,7 +202,7 @@ def _record(
         fetched.status,
         stored_new,
         stored_updated,
-        warning=parsed.warning if parsed else "",
+        warning=source.last_warning if parsed else "",
     )
     return outcome, subscribe
 
@@ -239,6 +243,7 @@ def _record_not_modified(
             last_error="",
             last_new=0,
             last_updated=0,
+            last_skipped=0,
             next_fetch_at=_next_poll(ticket.interval_minutes, ticket.renew_at, settings, now, rng),
         )
     )

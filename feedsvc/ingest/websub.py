@@ -167,6 +167,7 @@ def accept_distribution(
     content_type: str,
     signature: str,
     now: datetime,
+    max_new: int,
 ) -> StoreResult | None:
     """Store the pushed entries; None when the delivery is ignored (bad or no signature)."""
     source = _source(session, source_id, key)
@@ -175,6 +176,6 @@ def accept_distribution(
     if not signature_valid(source.websub_secret, body, signature):
         return None
     parsed = parse_feed(body, source.websub_topic or source.url, content_type)
-    result = store_entries(session, source, parsed.entries, now)
+    result = store_entries(session, source, parsed.entries, now, max_new)
     source.item_count += len(result.new_ids)
     return result

@@ -58,6 +58,7 @@ def source_json(source: Source) -> dict[str, Any]:
             "last_bytes": source.last_bytes,
             "last_new": source.last_new,
             "last_updated": source.last_updated,
+            "last_skipped": source.last_skipped,
             "last_error": source.last_error,
             "last_warning": source.last_warning,
             "consecutive_failures": source.consecutive_failures,
