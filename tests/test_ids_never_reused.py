@@ -1,4 +1,4 @@
-"""Ids of deleted rows are never handed out again, on SQLite as on PostgreSQL; migration 0012
+"""Ids of deleted rows are never handed out again, on SQLite as on PostgreSQL; migration 0013
 rebuilds an existing SQLite store that way and keeps its rows, indexes and foreign keys."""
 
 import random
@@ -61,10 +61,10 @@ def _schema(url: str) -> dict[str, object]:
     return {"indexes": indexes, "foreign_keys": foreign_keys}
 
 
-def test_migration_0012_keeps_sqlite_rows_and_never_reuses_their_ids(tmp_path):
+def test_migration_0013_keeps_sqlite_rows_and_never_reuses_their_ids(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     settings = Settings(database_url=url, base_url=BASE_URL, allow_private_urls=True)
-    upgrade_database(settings, "0011")
+    upgrade_database(settings, "0012")
     database = create_database(url)
     with database.transaction() as session:
         create_category(session, "Thời sự", utcnow())
@@ -82,7 +82,7 @@ def test_migration_0012_keeps_sqlite_rows_and_never_reuses_their_ids(tmp_path):
     database.dispose()
     before = _schema(url)
 
-    upgrade_database(settings)
+    upgrade_database(settings, "0013")
 
     assert _schema(url) == before
     engine = create_engine(url)
@@ -96,6 +96,7 @@ def test_migration_0012_keeps_sqlite_rows_and_never_reuses_their_ids(tmp_path):
         assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     engine.dispose()
+    upgrade_database(settings)
     database = create_database(url)
     with database.sessions() as session:
         assert session.scalars(select(Article.id).order_by(Article.id)).all() == [first, second]

@@ -29,7 +29,7 @@ from feedsvc.feeds.document import Enclosure
 from feedsvc.ingest.entries import content_hash, entry_key, map_category
 from feedsvc.ingest.parse import ParsedEntry
 from feedsvc.models import MAX_BIG_INTEGER, Article, Category, Source
-from feedsvc.text import clean_line, html_to_text, iri_to_uri
+from feedsvc.text import clean_line, clean_text, html_to_text, iri_to_uri
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def _image(enclosure: Enclosure | None) -> Enclosure | None:
     if enclosure is None:
         return None
     url = _url(enclosure.url)
-    media_type = enclosure.media_type.split(";")[0].strip().lower()
+    media_type = clean_text(enclosure.media_type).split(";")[0].strip().lower()
     if (
         url is None
         or len(media_type) > _WIDTHS["image_type"]

@@ -1,7 +1,7 @@
 """ids never reused on SQLite
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-27 18:00:00
 
 SQLite gives a new row the largest id in the table plus one, so the id of the newest row,
@@ -21,8 +21,8 @@ an id twice.
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """64-bit enclosure lengths; new entries skipped by the last fetch
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-27 17:50:00
 
 Upstream enclosures of 4 GiB and more are real (video, disk images); their length did not fit
@@ -13,8 +13,8 @@ for later because of ``max_new_entries_per_fetch``.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """rate_keys: one row per rate-limited key, locked while its events are counted
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-27 17:50:00
 
 Checking a limit and counting the event were two steps, so parallel requests all passed the
@@ -14,8 +14,8 @@ new index on ``rate_events.at`` let old rows be dropped without a full scan.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
