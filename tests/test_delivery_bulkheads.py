@@ -4,18 +4,24 @@ that keeps not answering is paused by its circuit breaker (its deliveries parked
 failed), then probed once; and SIGTERM stops a worker with a backlog, losing nothing."""
 
 import random
+import signal
 import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from feedsvc.models import Delivery, HubSubscription, WebhookEndpoint
 from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hub_intents
+from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.text import utcnow
-from tests.conftest import publish
+from tests.admin_helpers import make_user, sign_in
+from tests.conftest import publish, start_worker
 from tests.receiver import Receiver
 from tests.trickler import Trickler
+
+ENDPOINTS, ARTICLES = 200, 15  # the SIGTERM test's backlog: 3,000 deliveries
 
 
 def wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
@@ -92,7 +98,7 @@ def test_hanging_subscribers_hold_only_their_own_slots(api, db, notify_settings)
     assert states(db, hub_subscription_id=hub_id) == {("pending", 0): 20}
 
 
-def test_a_subscriber_that_keeps_timing_out_is_paused_then_probed(api, db, notify_settings):
+def test_a_subscriber_that_keeps_timing_out_is_paused_then_probed(api, client, db, notify_settings):
     settings = notify_settings.model_copy(
         update={
             "delivery_timeout": 0.5,
@@ -132,6 +138,12 @@ def test_a_subscriber_that_keeps_timing_out_is_paused_then_probed(api, db, notif
             before + timedelta(seconds=59) <= at <= row.paused_until for at in parked
         )
 
+        make_user(db, "admin")
+        sign_in(client, "admin")
+        for page in ("/admin/subscribers", "/admin/deliveries"):  # shown where they are listed
+            html = client.get(page).get_data(as_text=True)
+            assert f"sau {tried} lần không phản hồi" in html, page
+
         # The pause ends: one probe goes; it is not answered either, so the pause doubles
         end_pause(db, silent_id)
         deliver_due(db, settings, rng=random.Random(1))
@@ -168,3 +180,41 @@ def end_pause(db, endpoint_id):  # type: ignore[no-untyped-def]
         session.execute(
             update(Delivery).where(Delivery.state == "pending").values(next_attempt_at=past)
         )
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_worker_with_a_backlog_and_loses_nothing(
+    database_url, db, store, notify_settings, tmp_path
+):
+    store.category("Thời sự")
+    with Receiver(delay=0.2) as receiver:
+        with db.transaction() as session:
+            for n in range(ENDPOINTS):
+                add_endpoint(
+                    session, EndpointCreate(url=f"{receiver.url}/e{n}"), notify_settings, utcnow()
+                )
+        for n in range(ARTICLES):
+            store.article("thoi-su", f"Tin số {n}", published_at=utcnow())
+        announce_new_articles(db, notify_settings)  # ENDPOINTS × ARTICLES due deliveries
+        log = tmp_path / "worker.log"
+        worker = start_worker(database_url, log, notify_tick_seconds="1", delivery_timeout="2")
+        try:
+            assert wait_until(lambda: len(receiver.received) >= 50, 60), log.read_text()
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=10) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    with db.sessions() as session:
+        rows = session.execute(
+            select(Delivery.message_id, Delivery.state, Delivery.attempts, Delivery.next_attempt_at)
+        ).all()
+    assert len(rows) == ENDPOINTS * ARTICLES
+    delivered = {row.message_id for row in rows if row.state == "delivered"}
+    assert delivered == {r.headers["webhook-id"] for r in receiver.received}  # all recorded
+    assert len(delivered) < len(rows) / 2  # it stopped with a backlog ...
+    now = utcnow()
+    unsent = [row for row in rows if row.state != "delivered"]
+    # ... which is due, nothing of it attempted or held by a lease
+    assert all(r.state == "pending" and not r.attempts and r.next_attempt_at <= now for r in unsent)

@@ -104,7 +104,10 @@ class _Senders:
     connection); each finished unit's results, or the exception it raised, land in ``done``.
 
     Daemon threads: a send still running when the job stops is left to its lease, and must
-    not hold up the process's exit (an executor's threads are joined at exit).
+    not hold up the process's exit (an executor's threads are joined at exit). A thread is
+    started only when none is idle, as an executor does: a first burst of sends does not
+    open all its connections in the same instant (a small server's listen queue resets
+    what overflows it).
     """
 
     def __init__(self, count: int, send: Callable[[list[Attempt]], list[AttemptResult]]) -> None:
@@ -113,8 +116,8 @@ class _Senders:
         self.done: queue.SimpleQueue[tuple[list[Attempt], list[AttemptResult] | Exception]]
         self.done = queue.SimpleQueue()
         self._count = count
-        for n in range(count):
-            threading.Thread(target=self._run, name=f"deliver-{n}", daemon=True).start()
+        self._started = 0
+        self._idle = threading.Semaphore(0)
 
     def _run(self) -> None:
         while (unit := self._todo.get()) is not None:
@@ -122,18 +125,23 @@ class _Senders:
                 self.done.put((unit, self._send(unit)))
             except Exception as exc:  # handed to the job's thread, which raises it
                 self.done.put((unit, exc))
+            self._idle.release()
 
     def submit(self, unit: list[Attempt]) -> None:
         self._todo.put(unit)
+        if not self._idle.acquire(blocking=False) and self._started < self._count:
+            self._started += 1
+            threading.Thread(target=self._run, name=f"deliver-{self._started}", daemon=True).start()
 
     def close(self) -> None:
-        for _ in range(self._count):
+        for _ in range(self._started):
             self._todo.put(None)
 
 
 RECORD_EVERY = 128  # results recorded in one transaction at most
 RECORD_AFTER = 0.5  # seconds a result waits at most to be recorded
 STOP_GRACE = 5.0  # seconds running sends have to end once the job is stopping
+CLAIM_AHEAD = 1.0  # seconds of sending a claim may hold, at the rate sends end
 
 
 @dataclass
@@ -155,13 +163,19 @@ class _Dispatcher:
         self.results: list[AttemptResult] = []
         self.oldest_result = 0.0  # monotonic time the oldest unrecorded result came
         self.recorded = 0
+        self.ended = 0  # deliveries whose send ended since the last claim
+        self.last_claim = time.monotonic()
         # A claim's rows wait at most about one send of their lane and of every slot: give
         # back anything not started well before the lease ends.
         self.hold_for = lease_seconds(settings) - 2 * settings.delivery_timeout - 10
 
     def claim(self) -> bool:
         """Claim about what the slots can start soon, once less than half a round of work is
-        ready to start (lanes at their limit aside); whether it is still worth claiming."""
+        ready to start (lanes at their limit aside); whether it is still worth claiming.
+
+        "Soon": two rounds of the slots, or what the sends ending since the last claim show
+        can be sent in CLAIM_AHEAD seconds if that is more (fast receivers: fewer, larger
+        claims), at most BATCH_ROUNDS rounds (which the lease allows for)."""
         limit_per_lane = self.settings.delivery_per_subscriber
         ready = sum(
             len(queued)
@@ -171,7 +185,11 @@ class _Dispatcher:
         concurrency = self.settings.delivery_concurrency
         if ready >= max(1, concurrency // 2):
             return True
-        limit = 2 * concurrency - self.units - ready
+        clock = time.monotonic()
+        rate = self.ended / max(clock - self.last_claim, 0.01)
+        self.ended, self.last_claim = 0, clock
+        ahead = min(int(rate * CLAIM_AHEAD), concurrency * BATCH_ROUNDS)
+        limit = max(2 * concurrency - self.units, ahead) - ready
         with self.database.transaction() as session:
             claimed = claim_deliveries(session, self.settings, utcnow(), limit, self.held)
         give_back_at = time.monotonic() + self.hold_for
@@ -198,6 +216,7 @@ class _Dispatcher:
         self.sending[lane] -= 1
         self.held.remove(lane, len(unit))
         self.units -= 1
+        self.ended += len(unit)
         if not self.results:
             self.oldest_result = time.monotonic()
         self.results += results
@@ -224,7 +243,7 @@ class _Dispatcher:
     def give_back(self, everything: bool = False) -> None:
         """Make due again what waits here past its time (or all of it: the job stops)."""
         clock = time.monotonic()
-        late = self._take_waiting(lambda w: everything or w.give_back_at <= clock or None)
+        late = self._take_waiting(lambda w: True if everything or w.give_back_at <= clock else None)
         if late:
             with self.database.transaction() as session:
                 reschedule(session, late[True], utcnow())

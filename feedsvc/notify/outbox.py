@@ -5,8 +5,14 @@
   adds nothing twice) and marks the articles announced, all in one transaction. Scheduled
   articles are announced by the first run after their time.
 - ``claim_deliveries`` hands due deliveries to one sender (row locks and a lease, as sources
-  are claimed); ``record_attempts`` stores what happened: delivered, or the next attempt after
-  an exponential backoff with jitter, or dead after ``delivery_max_attempts``.
+  are claimed), skipping the subscribers it already holds enough of; ``record_attempts``
+  stores what happened: delivered, or the next attempt after an exponential backoff with
+  jitter, or dead after ``delivery_max_attempts``.
+- Circuit breaker: a webhook endpoint or WebSub subscription that does not answer
+  ``breaker_timeouts`` times in a row is paused (``paused_until`` on its row, shared by every
+  worker); its deliveries are parked at claim time, like a disabled webhook's, until the
+  pause ends, then one probe goes: an answer closes the breaker, another failure doubles
+  the pause (capped).
 """
 
 import json
@@ -165,7 +171,7 @@ def probe_window(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.delivery_timeout * 3 + 10)
 
 
-def _verdict(row: Any, settings: Settings, now: datetime) -> str | datetime | None:
+def _verdict(row: Any, now: datetime) -> str | datetime | None:
     """Whether a due delivery can go to its subscriber now: None when it can, a time to park
     it until (a paused webhook may be enabled again; a subscriber that does not answer is
     paused by its breaker), or the reason to end it dead."""
@@ -194,7 +200,8 @@ def _breaker(row: Any) -> tuple[str, int] | None:
 
 
 def _half_open(row: Any) -> bool:
-    """The subscriber's pause is over: one probe delivery may go."""
+    """Of a delivery that may go: its subscriber was paused and the pause is over, so this
+    may be the one probe."""
     if row.endpoint_id is not None:
         return row.endpoint_paused_until is not None
     return row.callback is not None and row.hub_paused_until is not None
@@ -331,7 +338,7 @@ def claim_deliveries(
             .where(Delivery.id.in_(due))
             .order_by(Delivery.next_attempt_at)
         ).all()
-        verdicts = [(row, _verdict(row, settings, now)) for row in rows]
+        verdicts = [(row, _verdict(row, now)) for row in rows]
         probes = _take_probes(
             session,
             settings,
