@@ -50,7 +50,7 @@ def subscribe_hub(api, db, settings, callback):  # type: ignore[no-untyped-def]
 
 
 def states(db, **where):  # type: ignore[no-untyped-def]
-    """Deliveries' (state, attempts) counted, of one subscriber."""
+    """Deliveries (of one subscriber, one state ...) counted by (state, attempts)."""
     with db.sessions() as session:
         rows = session.execute(
             select(Delivery.state, Delivery.attempts, func.count())
@@ -62,7 +62,8 @@ def states(db, **where):  # type: ignore[no-untyped-def]
 
 def test_hanging_subscribers_hold_only_their_own_slots(api, db, notify_settings):
     settings = notify_settings.model_copy(
-        update={"delivery_concurrency": 6, "delivery_per_subscriber": 2, "delivery_timeout": 3}
+        # a timeout far longer than the test: the hanging sends hang throughout
+        update={"delivery_concurrency": 6, "delivery_per_subscriber": 2, "delivery_timeout": 60}
     )
     with (
         Trickler("trickle", interval=0.5) as slow_hook,
@@ -96,6 +97,7 @@ def test_hanging_subscribers_hold_only_their_own_slots(api, db, notify_settings)
     with db.sessions() as session:
         hub_id = session.scalar(select(HubSubscription.id))
     assert states(db, hub_subscription_id=hub_id) == {("pending", 0): 20}
+    assert slow_hook.begun == 2 and slow_hub.begun == 2  # never more than their two slots
 
 
 def test_a_subscriber_that_keeps_timing_out_is_paused_then_probed(api, client, db, notify_settings):
