@@ -230,6 +230,10 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str] = mapped_column(Text, default="")
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Its circuit breaker (see notify/outbox.py): attempts in a row without an answer, and
+    # until when its deliveries are parked (None: not paused).
+    consecutive_timeouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HubSubscription(Base):
@@ -260,6 +264,9 @@ class HubSubscription(Base):
     intent_reason: Mapped[str] = mapped_column(Text, default="")
     intent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Its circuit breaker, as a webhook endpoint's.
+    consecutive_timeouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class InstanceKey(Base):

@@ -27,12 +27,14 @@ class Jobs:
     """The scheduler (in its own threads) and the processes its fetches parse in, started
     and stopped together, by ``feedsvc worker`` and inside ``feedsvc serve``'s web process.
 
-    ``stop`` waits for running jobs; never call it from a signal handler, which may have
-    interrupted the very thread holding the scheduler's locks: set an event there instead
-    (see ``run_until``).
+    ``stop`` sets ``stopping``, which the long-running jobs look at between two claims of
+    work (what they claimed and did not start is due again), then waits for running jobs;
+    never call it from a signal handler, which may have interrupted the very thread holding
+    the scheduler's locks: set an event there instead (see ``run_until``).
     """
 
     def __init__(self, settings: Settings, database: Database) -> None:
+        self.stopping = threading.Event()
         self.parsers = ParserPool(settings.parse_processes, settings.parse_recycle_bytes)
         self.fetch_client = fetch_client(settings)
         self.delivery_client = delivery_client(settings)
@@ -42,6 +44,7 @@ class Jobs:
             "interval",
             seconds=settings.scheduler_tick_seconds,
             args=(database, settings, None, self.parsers.parse, self.fetch_client),
+            kwargs={"stopping": self.stopping},
             id="refresh-due-sources",
             max_instances=1,
             coalesce=True,
@@ -58,6 +61,7 @@ class Jobs:
                 "interval",
                 seconds=settings.notify_tick_seconds,
                 args=args,
+                kwargs={"stopping": self.stopping},
                 id=job_id,
                 max_instances=1,
                 coalesce=True,
@@ -68,6 +72,7 @@ class Jobs:
         self.scheduler.start()
 
     def stop(self) -> None:
+        self.stopping.set()
         self.scheduler.shutdown(wait=True)
         self.parsers.close()
         self.fetch_client.close()

@@ -112,6 +112,21 @@ class Settings(BaseSettings):
         10, gt=0, description="Seconds one call to a subscriber may take in all."
     )
     delivery_concurrency: int = Field(16, ge=1, le=200, description="Deliveries sent at once.")
+    delivery_per_subscriber: int = Field(
+        2,
+        ge=1,
+        le=50,
+        description="Sends at once to one webhook endpoint, WebSub callback host, or SMTP server.",
+    )
+    breaker_timeouts: int = Field(
+        5, ge=1, description="Attempts in a row without an answer before a subscriber is paused."
+    )
+    breaker_pause_seconds: int = Field(
+        60, ge=1, description="First pause of a subscriber; doubled after each failed probe."
+    )
+    breaker_max_pause_seconds: int = Field(
+        3600, ge=1, description="Longest pause of a subscriber that does not answer."
+    )
     webhook_max_failures: int = Field(
         100, ge=1, description="Failed attempts in a row before an endpoint is disabled."
     )

@@ -7,11 +7,12 @@ twice; a worker that dies mid-fetch leaves the source due again when the lease e
 """
 
 import logging
+import queue
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -312,12 +313,16 @@ def refresh_source(
         return run_ticket(database, settings, client, ticket, rng or random.Random())
 
 
+STOP_GRACE = 5.0  # seconds running fetches have to end once the job is stopping
+
+
 def refresh_due_sources(
     database: Database,
     settings: Settings,
     rng: random.Random | None = None,
     parse: Parser = parse_feed,
     client: httpx.Client | None = None,
+    *,
     stopping: threading.Event | None = None,
 ) -> list[RefreshOutcome]:
     """The scheduler's job: fetch due sources, ``fetch_concurrency`` at once, at most
@@ -325,40 +330,57 @@ def refresh_due_sources(
 
     No batch barrier: a source claimed takes one slot, and whenever a slot frees the next
     due source is claimed, so a slow upstream (bounded by ``fetch_total_timeout``) holds up
-    nobody else. ``parse`` is where feeds are parsed: in the fetching thread by default, in
-    other processes when the scheduler passes ``ParserPool.parse``. ``client``: the
+    nobody else. Once ``stopping`` is set, running fetches have STOP_GRACE seconds; those
+    still running are left to their lease, in daemon threads that do not hold up the
+    process's exit. ``parse`` is where feeds are parsed: in the fetching thread by default,
+    in other processes when the scheduler passes ``ParserPool.parse``. ``client``: the
     worker's long-lived fetch client, else one made for this run.
     """
     rng = rng or random.Random()
     stopping = stopping or threading.Event()
-    poll = min(settings.scheduler_tick_seconds, 5)
-    running: dict[Future[RefreshOutcome], Ticket] = {}
+    poll = float(min(settings.scheduler_tick_seconds, 5))
+    ended: queue.SimpleQueue[tuple[Ticket, RefreshOutcome | Exception]] = queue.SimpleQueue()
+    running = 0
     busy_hosts: Counter[str] = Counter()
     outcomes: list[RefreshOutcome] = []
+    stop_by: float | None = None
     with ExitStack() as stack:
         fetcher = client or stack.enter_context(fetch_client(settings))
-        pool = stack.enter_context(ThreadPoolExecutor(settings.fetch_concurrency))
+
+        def fetch(ticket: Ticket) -> None:
+            try:
+                ended.put((ticket, run_ticket(database, settings, fetcher, ticket, rng, parse)))
+            except Exception as exc:  # e.g. the database went away: the lease brings it back
+                ended.put((ticket, exc))
+
+        last_claim = -poll
         while True:
-            free = settings.fetch_concurrency - len(running)
-            if free and not stopping.is_set():
+            free = settings.fetch_concurrency - running
+            if free and not stopping.is_set() and time.monotonic() - last_claim >= poll:
                 with database.transaction() as session:
                     tickets = claim_due_sources(session, settings, utcnow(), free, busy_hosts)
+                last_claim = time.monotonic()
                 for ticket in tickets:
                     busy_hosts[host_of(ticket.url)] += 1
-                    future = pool.submit(
-                        run_ticket, database, settings, fetcher, ticket, rng, parse
-                    )
-                    running[future] = ticket
+                    running += 1
+                    threading.Thread(target=fetch, args=(ticket,), daemon=True).start()
             if not running:
                 break
-            finished, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
-            for future in finished:
-                ticket = running.pop(future)
-                busy_hosts[host_of(ticket.url)] -= 1
-                try:
-                    outcomes.append(future.result())
-                except Exception:  # e.g. the database went away: the lease brings it back
-                    log.exception("refreshing source %s failed", ticket.source_id)
+            if stopping.is_set():
+                stop_by = stop_by or time.monotonic() + STOP_GRACE
+                if time.monotonic() >= stop_by:
+                    break
+            try:
+                ticket, result = ended.get(timeout=1)
+            except queue.Empty:
+                continue
+            running -= 1
+            busy_hosts[host_of(ticket.url)] -= 1
+            last_claim = -poll  # a slot is free: claim at once
+            if isinstance(result, Exception):
+                log.error("refreshing source %s failed", ticket.source_id, exc_info=result)
+            else:
+                outcomes.append(result)
     if outcomes:
         log.info(
             "refreshed %d source(s): %d new, %d updated, %d failed",

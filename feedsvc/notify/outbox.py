@@ -7,19 +7,26 @@
   WebSub topic gets one push per round (see ``hub.hub_rows``); an immediate e-mail
   subscriber a bounded number of mails (see ``email.email_rows``).
 - ``claim_deliveries`` hands due deliveries to one sender (row locks and a lease, as sources
-  are claimed); ``record_attempts`` stores what happened: delivered, or the next attempt after
-  an exponential backoff with jitter, or dead after ``delivery_max_attempts``.
+  are claimed), skipping the subscribers it already holds enough of; ``record_attempts``
+  stores what happened: delivered, or the next attempt after an exponential backoff with
+  jitter, or dead after ``delivery_max_attempts``.
+- Circuit breaker: a webhook endpoint or WebSub subscription that does not answer
+  ``breaker_timeouts`` times in a row is paused (``paused_until`` on its row, shared by every
+  worker); its deliveries are parked at claim time, like a disabled webhook's, until the
+  pause ends, then one probe goes: an answer closes the breaker, another failure doubles
+  the pause (capped).
 """
 
 import json
 import random
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import Conflict, NotFound
@@ -34,11 +41,13 @@ from feedsvc.models import (
 from feedsvc.notify.email import email_rows
 from feedsvc.notify.hub import hub_rows
 from feedsvc.notify.rows import (
+    SMTP_LANE,
     Attempt,
     AttemptResult,
     built_or_logged,
     delivery_row,
     insert_deliveries,
+    lane_of,
     matches,
     new_payload,
 )
@@ -135,39 +144,163 @@ def announce_due(session: Session, settings: Settings, now: datetime) -> int:
 PARKED = timedelta(hours=1)  # a disabled webhook's deliveries are looked at again then
 
 
-def _why_not(row: Any, now: datetime) -> str | None:
-    """Why a due delivery cannot go to its subscriber now: "" to park it (a paused webhook
-    may be enabled again), a reason to end it dead; None when it can go."""
+def lease_seconds(settings: Settings) -> float:
+    """How long a claimed delivery stays with its sender.
+
+    It outlasts the sending, so that a sender that dies leaves its deliveries due again: a
+    claimed delivery waits for at most about one send of its subscriber and one of every
+    slot (see deliver.py), and an SMTP connection carries BATCH_ROUNDS mails (plus its
+    connection and greeting). A sender gives back what it could not start in time.
+    """
+    return settings.delivery_timeout * 2 * (BATCH_ROUNDS + 2) + 10
+
+
+def lane_rows(lane: str, settings: Settings) -> int:
+    """Deliveries of one lane a sender holds at once (sending and waiting): two rounds of
+    its sends at once; an SMTP connection sends up to BATCH_ROUNDS mails."""
+    per_send = BATCH_ROUNDS if lane == SMTP_LANE else 1
+    return 2 * settings.delivery_per_subscriber * per_send
+
+
+def probe_window(settings: Settings) -> timedelta:
+    """How long a paused subscriber's probe delivery has before another may go."""
+    return timedelta(seconds=settings.delivery_timeout * 3 + 10)
+
+
+def _verdict(row: Any, now: datetime) -> str | datetime | None:
+    """Whether a due delivery can go to its subscriber now: None when it can, a time to park
+    it until (a paused webhook may be enabled again; a subscriber that does not answer is
+    paused by its breaker), or the reason to end it dead."""
     if row.endpoint_id is not None:
-        return None if row.endpoint_enabled else ""
-    if row.callback is not None:
+        if not row.endpoint_enabled:
+            return now + PARKED
+        paused_until = row.endpoint_paused_until
+    elif row.callback is not None:
         alive = row.hub_active and row.hub_expires_at is not None and row.hub_expires_at > now
-        return None if alive else "the WebSub subscription has ended"
-    if row.unsubscribed_at is not None:
+        if not alive:
+            return "the WebSub subscription has ended"
+        paused_until = row.hub_paused_until
+    elif row.unsubscribed_at is not None:
         return "unsubscribed"
-    if row.confirmed_at is None and row.article_id is not None:
+    elif row.confirmed_at is None and row.article_id is not None:
         return "the address is not confirmed"
-    return None
+    else:
+        return None
+    return paused_until if paused_until is not None and paused_until > now else None
+
+
+def _breaker(row: Any) -> tuple[str, int] | None:
+    if row.endpoint_id is not None:
+        return ("webhook", row.endpoint_id)
+    return ("hub", row.hub_subscription_id) if row.callback is not None else None
+
+
+def _half_open(row: Any) -> bool:
+    """Of a delivery that may go: its subscriber was paused and the pause is over, so this
+    may be the one probe."""
+    if row.endpoint_id is not None:
+        return row.endpoint_paused_until is not None
+    return row.callback is not None and row.hub_paused_until is not None
+
+
+BREAKER_TABLES: dict[str, type[WebhookEndpoint] | type[HubSubscription]] = {
+    "hub": HubSubscription,
+    "webhook": WebhookEndpoint,
+}
+
+
+def _take_probes(
+    session: Session, settings: Settings, now: datetime, subscribers: set[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """The half-open subscribers whose one probe this sender takes: their pause is moved to
+    the end of the probe's window in the same statement that checks it is over, so two
+    senders never both probe. In a fixed order, as ``_update_breakers`` locks them."""
+    taken = set()
+    for kind, subscriber_id in sorted(subscribers):
+        model = BREAKER_TABLES[kind]
+        moved = session.execute(
+            update(model)
+            .where(model.id == subscriber_id, model.paused_until <= now)
+            .values(paused_until=now + probe_window(settings))
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount:  # type: ignore[attr-defined]  # a CursorResult
+            taken.add((kind, subscriber_id))
+    return taken
+
+
+@dataclass
+class Held:
+    """What one sender holds (sending, or claimed and waiting to be sent), so that its claims
+    skip what it could not start soon: deliveries per lane, and the subscribers met in each
+    lane (WebSub: a callback host may serve several subscriptions; mails: none)."""
+
+    per_lane: Counter[str] = field(default_factory=Counter)
+    subscribers: defaultdict[str, set[tuple[str, int]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+
+    def full(self, lane: str, settings: Settings) -> bool:
+        return self.per_lane[lane] >= lane_rows(lane, settings)
+
+    def add(self, lane: str, subscriber: tuple[str, int] | None, count: int = 1) -> None:
+        self.per_lane[lane] += count
+        if subscriber is not None:
+            self.subscribers[lane].add(subscriber)
+
+    def remove(self, lane: str, count: int = 1) -> None:
+        self.per_lane[lane] -= count
+        if not self.per_lane[lane]:
+            del self.per_lane[lane]
+            self.subscribers.pop(lane, None)
+
+    def skipped(self, settings: Settings) -> tuple[set[int], set[int], bool]:
+        """The webhook endpoints, WebSub subscriptions, and whether mails, a claim skips."""
+        endpoints, hubs = set(), set()
+        for lane, subscribers in self.subscribers.items():
+            if self.full(lane, settings):
+                endpoints |= {i for kind, i in subscribers if kind == "webhook"}
+                hubs |= {i for kind, i in subscribers if kind == "hub"}
+        return endpoints, hubs, self.full(SMTP_LANE, settings)
 
 
 def claim_deliveries(
-    session: Session, settings: Settings, now: datetime, limit: int
+    session: Session, settings: Settings, now: datetime, limit: int, held: Held | None = None
 ) -> list[Attempt]:
-    """Lock up to ``limit`` due deliveries and lease them to this sender.
+    """Lock up to ``limit`` due deliveries and lease them to this sender (``held`` counts
+    them; the sender takes them off as they are recorded or given back).
 
     The due rows are taken from the ``(state, next_attempt_at)`` index alone, then their
     subscribers looked up: filtering on the subscribers in the same query made PostgreSQL
-    join every due row before the LIMIT (15 ms a claim with 10,000 due). Deliveries whose
-    subscriber is gone end dead with the reason; a paused webhook's wait an hour.
-    Columns, not ORM objects, one UPDATE for the lease, each payload read once.
+    join every due row before the LIMIT (15 ms a claim with 10,000 due). The subscribers of
+    lanes that hold their ``lane_rows`` of this sender's deliveries (``held``) are skipped,
+    their deliveries left due for whoever has room. Deliveries whose subscriber is gone end
+    dead with the reason; the others that cannot go now are parked, not counted as attempts:
+    a paused webhook's for an hour, a paused subscriber's until its pause ends (then all but
+    one probe for the probe's window). Columns, not ORM objects, one UPDATE per parking
+    time, each payload read once.
     """
+    held = held if held is not None else Held()
     while True:
+        endpoints, hubs, no_mails = held.skipped(settings)
+        query = select(Delivery.id).where(
+            Delivery.state == "pending", Delivery.next_attempt_at <= now
+        )
+        if endpoints:
+            query = query.where(
+                or_(Delivery.endpoint_id.is_(None), Delivery.endpoint_id.not_in(endpoints))
+            )
+        if hubs:
+            query = query.where(
+                or_(
+                    Delivery.hub_subscription_id.is_(None),
+                    Delivery.hub_subscription_id.not_in(hubs),
+                )
+            )
+        if no_mails:
+            query = query.where(Delivery.email_subscriber_id.is_(None))
         due = session.scalars(
-            select(Delivery.id)
-            .where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            query.order_by(Delivery.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
         ).all()
         if not due:
             return []
@@ -179,15 +312,18 @@ def claim_deliveries(
                 Delivery.attempts,
                 Delivery.article_id,
                 Delivery.email_subscriber_id,
+                Delivery.hub_subscription_id,
                 WebhookEndpoint.id.label("endpoint_id"),
                 WebhookEndpoint.url.label("endpoint_url"),
                 WebhookEndpoint.secret.label("endpoint_secret"),
                 WebhookEndpoint.enabled.label("endpoint_enabled"),
+                WebhookEndpoint.paused_until.label("endpoint_paused_until"),
                 HubSubscription.callback,
                 HubSubscription.secret.label("hub_secret"),
                 HubSubscription.topic,
                 HubSubscription.active.label("hub_active"),
                 HubSubscription.expires_at.label("hub_expires_at"),
+                HubSubscription.paused_until.label("hub_paused_until"),
                 EmailSubscriber.email,
                 EmailSubscriber.confirmed_at,
                 EmailSubscriber.unsubscribed_at,
@@ -198,31 +334,66 @@ def claim_deliveries(
             .where(Delivery.id.in_(due))
             .order_by(Delivery.next_attempt_at)
         ).all()
-        verdicts = [(row, _why_not(row, now)) for row in rows]
-        sendable = [row for row, reason in verdicts if reason is None]
-        for row, reason in verdicts:
-            if reason is not None:
-                _set_aside(session, row.id, reason, now)
+        verdicts = [(row, _verdict(row, now)) for row in rows]
+        probes = _take_probes(
+            session,
+            settings,
+            now,
+            {b for row, v in verdicts if v is None and _half_open(row) and (b := _breaker(row))},
+        )
+        probing_until = now + probe_window(settings)
+        sendable: list[Any] = []
+        parked: defaultdict[datetime, list[int]] = defaultdict(list)
+        dead: list[tuple[int, str]] = []
+        for row, verdict in verdicts:
+            breaker = _breaker(row)
+            if isinstance(verdict, str):
+                dead.append((row.id, verdict))
+            elif verdict is not None:
+                parked[verdict].append(row.id)
+            elif _half_open(row) and breaker not in probes:
+                parked[probing_until].append(row.id)  # another delivery probes
+            elif held.full(lane := _lane(row), settings):
+                held.add(lane, breaker, 0)  # skipped, and its subscriber from now on
+            else:
+                if breaker is not None:
+                    probes.discard(breaker)  # one probe only
+                held.add(lane, breaker)
+                sendable.append(row)
+        for until, ids in parked.items():
+            reschedule(session, ids, until)
+        for delivery_id, reason in dead:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(state="dead", last_error=reason)
+            )
         if sendable:
             return _lease(session, settings, now, sendable)
 
 
-def _set_aside(session: Session, delivery_id: int, reason: str, now: datetime) -> None:
-    """Park a delivery ("": its webhook is paused) or end it dead with the reason."""
-    values = (
-        {"next_attempt_at": now + PARKED}
-        if reason == ""
-        else {"state": "dead", "last_error": reason}
-    )
-    session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+def _lane(row: Any) -> str:
+    if row.endpoint_id is not None:
+        return lane_of("webhook", row.endpoint_id, row.endpoint_url)
+    if row.callback is not None:
+        return lane_of("websub", None, row.callback)
+    return lane_of("email", None, row.email)
+
+
+def reschedule(session: Session, delivery_ids: list[int], at: datetime) -> None:
+    """Make pending deliveries due at ``at``: parked, or given back by their sender (``at``
+    now), not counted as attempts."""
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == "pending")
+            .values(next_attempt_at=at)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _lease(session: Session, settings: Settings, now: datetime, rows: list[Any]) -> list[Attempt]:
-    # The lease outlasts the sending (see deliver.py), so that a sender that dies leaves its
-    # deliveries due again: a batch waits for the one before it, and each thread's share of
-    # a batch is BATCH_ROUNDS sends at most (mails: plus an SMTP connection and greeting).
-    rounds = 2 * (BATCH_ROUNDS + 2)
-    lease = now + timedelta(seconds=settings.delivery_timeout * rounds + 10)
+    lease = now + timedelta(seconds=lease_seconds(settings))
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_([row.id for row in rows]))
@@ -258,6 +429,7 @@ def _lease(session: Session, settings: Settings, now: datetime, rows: list[Any])
                 payloads[row.payload_id].content_type,
                 topic,
                 row.attempts,
+                row.hub_subscription_id,
             )
         )
     return attempts
@@ -278,9 +450,10 @@ def record_attempts(
     results: list[AttemptResult],
     now: datetime,
     rng: random.Random,
-) -> None:
-    """Store a batch of attempts: the delivered with one UPDATE per status code, the failed
-    with one executemany; and each webhook endpoint's streak of failures."""
+) -> dict[tuple[str, int], datetime]:
+    """Store attempts (in the order they ended): the delivered with one UPDATE per status
+    code, the failed with one executemany; each webhook endpoint's streak of failures, and
+    each subscriber's circuit breaker. Returns the subscribers paused now, with their end."""
     delivered: dict[int | None, list[int]] = {}  # status -> delivery ids
     failed: list[dict[str, Any]] = []
     for result in results:
@@ -326,6 +499,7 @@ def record_attempts(
             ),
             failed,
         )
+    paused = _update_breakers(session, settings, results, now)
     webhooks = [r for r in results if r.attempt.endpoint_id is not None]
     delivered_to = {r.attempt.endpoint_id for r in webhooks if not r.error}
     if delivered_to:
@@ -343,6 +517,64 @@ def record_attempts(
         if endpoint.enabled and endpoint.consecutive_failures >= settings.webhook_max_failures:
             endpoint.enabled = False
             endpoint.disabled_reason = f"{endpoint.consecutive_failures} failed deliveries in a row"
+    return paused
+
+
+def breaker_pause(timeouts: int, settings: Settings) -> timedelta:
+    """How long a subscriber is paused after ``timeouts`` attempts in a row without an
+    answer (at least ``breaker_timeouts``): doubled by each further one, capped."""
+    doublings = min(timeouts - settings.breaker_timeouts, 30)
+    seconds = min(settings.breaker_pause_seconds * 2**doublings, settings.breaker_max_pause_seconds)
+    return timedelta(seconds=seconds)
+
+
+def _update_breakers(
+    session: Session, settings: Settings, results: list[AttemptResult], now: datetime
+) -> dict[tuple[str, int], datetime]:
+    """An answer (any HTTP status: the subscriber is there) closes a subscriber's breaker;
+    ``breaker_timeouts`` attempts in a row without one pause it (see ``breaker_pause``)."""
+    answered: set[tuple[str, int]] = set()  # answered at least once in these results
+    streaks: Counter[tuple[str, int]] = Counter()  # attempts without an answer since
+    for result in results:
+        if (breaker := result.attempt.breaker) is None:
+            continue
+        if result.status is None:
+            streaks[breaker] += 1
+        else:
+            answered.add(breaker)
+            streaks.pop(breaker, None)
+    paused = {}
+    for kind, model in BREAKER_TABLES.items():
+        closed = [i for k, i in answered if k == kind and (k, i) not in streaks]
+        if closed:
+            session.execute(
+                update(model)
+                .where(
+                    model.id.in_(closed),
+                    or_(model.consecutive_timeouts != 0, model.paused_until.is_not(None)),
+                )
+                .values(consecutive_timeouts=0, paused_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        failing = sorted(i for k, i in streaks if k == kind)
+        if not failing:
+            continue
+        subscribers = session.scalars(  # locked in a fixed order, as _take_probes does
+            select(model).where(model.id.in_(failing)).order_by(model.id).with_for_update()
+        )
+        for subscriber in cast(Iterable[WebhookEndpoint | HubSubscription], subscribers):
+            key = (kind, subscriber.id)
+            streak = streaks[key]
+            if key in answered:
+                subscriber.consecutive_timeouts, subscriber.paused_until = streak, None
+            else:
+                subscriber.consecutive_timeouts += streak
+            if subscriber.consecutive_timeouts >= settings.breaker_timeouts:
+                subscriber.paused_until = now + breaker_pause(
+                    subscriber.consecutive_timeouts, settings
+                )
+                paused[key] = subscriber.paused_until
+    return paused
 
 
 def list_deliveries(session: Session, state: str | None, limit: int) -> list[Delivery]:

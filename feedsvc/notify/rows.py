@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -70,6 +71,20 @@ def delivery_row(
     }
 
 
+SMTP_LANE = "smtp"
+
+
+def lane_of(kind: str, endpoint_id: int | None, url: str) -> str:
+    """Whom a send occupies, for the limit of sends at once per subscriber: the webhook
+    endpoint, the WebSub callback's host (one host may hold many subscriptions), or the
+    SMTP server (all mails)."""
+    if kind == "webhook":
+        return f"webhook:{endpoint_id}"
+    if kind == "websub":
+        return f"host:{(urlsplit(url).hostname or '').lower()}"
+    return SMTP_LANE
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A claimed delivery: all its sender needs, read in the claiming transaction."""
@@ -85,12 +100,27 @@ class Attempt:
     content_type: str
     topic: str | None
     attempts: int
+    hub_subscription_id: int | None = None  # the WebSub subscription, for its breaker
+
+    @property
+    def lane(self) -> str:
+        return lane_of(self.kind, self.endpoint_id, self.url)
+
+    @property
+    def breaker(self) -> tuple[str, int] | None:
+        """The subscriber row holding this delivery's circuit breaker: ("webhook", endpoint
+        id) or ("hub", subscription id); mails have none."""
+        if self.endpoint_id is not None:
+            return ("webhook", self.endpoint_id)
+        if self.hub_subscription_id is not None:
+            return ("hub", self.hub_subscription_id)
+        return None
 
 
 @dataclass(frozen=True)
 class AttemptResult:
     attempt: Attempt
-    status: int | None
+    status: int | None  # None: no answer (timeout, connection refused or cut, address refused)
     error: str  # "" when delivered
 
 

@@ -43,6 +43,9 @@ def endpoint_json(endpoint: WebhookEndpoint, with_secret: bool = False) -> dict[
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "consecutive_failures": endpoint.consecutive_failures,
+        # its circuit breaker: attempts in a row without an answer, and the pause they caused
+        "consecutive_timeouts": endpoint.consecutive_timeouts,
+        "paused_until": _time(endpoint.paused_until),
         "created_at": _time(endpoint.created_at),
     }
     if with_secret:

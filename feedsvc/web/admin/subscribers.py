@@ -93,6 +93,7 @@ def deliveries() -> str:
         ),
         states=DELIVERY_STATES,
         state=state,
+        now=utcnow(),
     )
 
 
