@@ -35,7 +35,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) ->
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {seconds}s")
 
