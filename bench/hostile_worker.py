@@ -30,7 +30,11 @@ def main(database_url: str) -> None:
     processes = settings.parse_processes or os.cpu_count() or 1
     feed = make_feed(0)
     with ThreadPoolExecutor(processes) as warm_up:  # at once, so every process is started
-        list(warm_up.map(lambda _: jobs.parsers.parse(feed, "http://127.0.0.1/", ""), range(8)))
+        list(
+            warm_up.map(
+                lambda _: jobs.parsers.parse(feed, "http://127.0.0.1/", ""), range(processes)
+            )
+        )
     print("ready", flush=True)
     if sys.stdin.readline().strip() == "go":
         started = utcnow()
