@@ -7,6 +7,8 @@
   the reader library, and a second poll (all 304) against the cold one.
 - ``notify``: one article to 10,000 webhooks and 1,000 mail subscribers against a bare loop
   making the same calls; the worker's peak memory.
+- ``hostile``: 10,000 webhook deliveries and 100 sources with, and without, one trickling
+  subscriber and one trickling upstream beside them (``hostile_peers``, ``hostile_worker``).
 
 Nothing here is imported by feedsvc; the stores are made through feedsvc's own services
 (``data``) in databases made for the run (``databases``).

@@ -75,6 +75,29 @@ class Databases:
         upgrade_database(load_settings(database_url=url))
         return url
 
+    def copy(self, url: str, label: str) -> str:
+        """URL of a new store holding what the store at ``url`` holds (nobody may be using it:
+        PostgreSQL copies a database only while no one is connected to it)."""
+        if self.backend == "sqlite":
+            import sqlite3
+
+            path = RESULTS_DIR / f"{label}.sqlite"
+            remove_sqlite(path)
+            source_path = make_url(url).database
+            assert source_path is not None
+            with sqlite3.connect(source_path) as source, sqlite3.connect(path) as copy:
+                source.backup(copy)  # the WAL's pages included
+            source.close()
+            copy.close()
+            return sqlite_url(path)
+        assert self._admin is not None
+        name = f"feedsvc_bench_{label.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        with self._admin.connect() as connection:
+            template = make_url(url).database
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self._created.append(name)
+        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+
     def close(self) -> None:
         if self._admin is None:
             return
