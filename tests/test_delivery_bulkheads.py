@@ -6,7 +6,6 @@ failed), then probed once; and SIGTERM stops a worker with a backlog, losing not
 import random
 import signal
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,21 +17,12 @@ from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import utcnow
 from tests.admin_helpers import make_user, sign_in
-from tests.conftest import publish, start_worker
+from tests.conftest import publish, start_worker, wait_until
 from tests.hostile import HostilePeer, trickle_head
 from tests.receiver import Receiver
 from tests.trickler import Trickler
 
 ENDPOINTS, ARTICLES = 200, 15  # the SIGTERM test's backlog: 3,000 deliveries
-
-
-def wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def add_webhook(api, url):  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 subscriber receives the article, and any repeat carries the same webhook-id."""
 
 import signal
-import time
 from collections import defaultdict
 
 import pytest
@@ -13,19 +12,10 @@ from feedsvc.models import Delivery
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import Store, _empty_store, start_worker
+from tests.conftest import Store, _empty_store, start_worker, wait_until
 from tests.receiver import Receiver
 
 ENDPOINTS = 20
-
-
-def wait_until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 of `feedsvc worker`, and one that parsed a large document is replaced by a fresh one."""
 
 import os
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from feedsvc.db import create_database, upgrade_database
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import Store, start_worker
+from tests.conftest import Store, start_worker, wait_until
 from tests.ingest_helpers import Sources
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -59,15 +58,6 @@ def descendants(pid: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
-
-
-def wait_until(condition, seconds: float = 15) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return bool(condition())
 
 
 @pytest.mark.slow

@@ -6,9 +6,7 @@ them may reach the password check. Behind ``trusted_proxies`` the address comes 
 X-Forwarded-For; without it that header changes nothing.
 """
 
-import subprocess
 import threading
-import time
 from datetime import timedelta
 
 import httpx
@@ -22,22 +20,9 @@ from feedsvc.settings import Settings
 from feedsvc.web import create_app
 from tests.admin_helpers import PASSWORD, csrf_of, make_user, sign_in
 from tests.conftest import ROOT, free_port
-from tests.test_processes import start, stop
+from tests.test_processes import start, stop, wait_for
 
 ATTEMPTS = 40
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
-    """Four workers loading the app on a busy machine may take seconds to answer at all."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the server exited with {process.returncode}"
-        try:
-            httpx.get(url, timeout=seconds).raise_for_status()
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {seconds}s")
 
 
 def wrong_logins_at_once(base_url: str, username: str) -> list[int]:
