@@ -60,7 +60,7 @@ def _security_headers(response: Response) -> Response:
     ProxyFix: the scheme the client used with the proxy)."""
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
-    if response.mimetype == "text/html":
+    if (headers.get("Content-Type") or "").startswith("text/html"):  # not parsed: hot path
         headers.update(HTML_HEADERS)
     if request.is_secure:
         headers["Strict-Transport-Security"] = HSTS
