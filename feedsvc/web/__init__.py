@@ -60,7 +60,10 @@ def _security_headers(response: Response) -> Response:
     ProxyFix: the scheme the client used with the proxy)."""
     headers = response.headers
     headers["X-Content-Type-Options"] = "nosniff"
-    if (headers.get("Content-Type") or "").startswith("text/html"):  # not parsed: hot path
+    # A 304 carries no page (werkzeug still gives it the default text/html type), and the
+    # type is compared unparsed: this runs on every feed request.
+    html = (headers.get("Content-Type") or "").startswith("text/html")
+    if html and response.status_code != 304:
         headers.update(HTML_HEADERS)
     if request.is_secure:
         headers["Strict-Transport-Security"] = HSTS
