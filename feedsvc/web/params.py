@@ -65,6 +65,8 @@ def page_number() -> int:
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "must not contain NUL characters"
+    if value.isascii():  # slugs, formats, most parameters: nothing more to check
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
