@@ -25,25 +25,31 @@ DEMO_SLUGS = [
 ]
 
 
-def test_every_demo_feed_is_valid(live_server):
+def assert_valid(*targets: str) -> None:
+    """Every feed (URL or file) has 0 errors and 0 warnings in the W3C validator, --strict.
+    Without the validator the test skips, or fails where it is required (CI)."""
     if not VALIDATOR.exists():
         reason = f"W3C validator not found at {VALIDATOR}"
         if REQUIRE_VALIDATOR:
             pytest.fail(reason)
         pytest.skip(reason)
-    assert live_server.store.demo() >= 60
-    base = live_server.base_url
-    urls = [f"{base}/feeds/{slug}.{fmt}" for slug in DEMO_SLUGS for fmt in ("rss", "atom")]
-    urls += [f"{base}/feeds/all.rss?page=2", f"{base}/feeds/all.atom?page=2"]
-    urls += [f"{base}/feeds/all.atom?q=thi+%C4%91ua", f"{base}/feeds/kinh-te.rss?q=ocop"]
     result = subprocess.run(
-        [sys.executable, str(VALIDATOR), "--strict", *urls],
+        [sys.executable, str(VALIDATOR), "--strict", *targets],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("0 error(s), 0 warning(s)") == len(urls), result.stdout
+    assert result.stdout.count("0 error(s), 0 warning(s)") == len(targets), result.stdout
+
+
+def test_every_demo_feed_is_valid(live_server):
+    assert live_server.store.demo() >= 60
+    base = live_server.base_url
+    urls = [f"{base}/feeds/{slug}.{fmt}" for slug in DEMO_SLUGS for fmt in ("rss", "atom")]
+    urls += [f"{base}/feeds/all.rss?page=2", f"{base}/feeds/all.atom?page=2"]
+    urls += [f"{base}/feeds/all.atom?q=thi+%C4%91ua", f"{base}/feeds/kinh-te.rss?q=ocop"]
+    assert_valid(*urls)
 
 
 def test_demo_feeds_carry_the_demo_articles(live_server):
