@@ -229,6 +229,20 @@ def notify_settings(ingest_settings: Settings) -> Settings:
 
 
 @pytest.fixture
+def mail():  # type: ignore[no-untyped-def]
+    """A real SMTP server (aiosmtpd) on 127.0.0.1."""
+    from tests.mailserver import MailServer  # it imports this module
+
+    with MailServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_settings(notify_settings, mail):
+    return notify_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mail.port})
+
+
+@pytest.fixture
 def api(notify_settings: Settings, db: Database, store: Store):  # type: ignore[no-untyped-def]
     """A client of the app holding an API token, with the categories thoi-su and kinh-te."""
     store.category("Thời sự")

@@ -14,7 +14,6 @@ from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hu
 from feedsvc.notify.email import SubscribeForm, confirm, make_token, signing_key, subscribe
 from feedsvc.text import utcnow
 from tests.conftest import publish
-from tests.mailserver import MailServer
 from tests.receiver import Receiver
 from tests.test_feed_validity import assert_valid
 
@@ -25,17 +24,6 @@ FEEDS = "http://feeds.example.vn/feeds"
 def subscriber():
     with Receiver() as server:
         yield server
-
-
-@pytest.fixture
-def mail():
-    with MailServer() as server:
-        yield server
-
-
-@pytest.fixture
-def settings_(notify_settings, mail):
-    return notify_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mail.port})
 
 
 def hub_subscribe(api, db, settings, callback, topic):
@@ -124,8 +112,8 @@ def test_a_round_holds_at_most_the_batch_the_rest_go_in_the_next(
     assert sorted(t for push in pushes for t in push) == sorted(f"Tin số {n}" for n in range(9))
 
 
-def test_a_flood_of_articles_makes_few_mails(api, db, settings_, mail):
-    settings = settings_.model_copy(update={"mail_list_after": 3, "mail_immediate_per_hour": 5})
+def test_a_flood_of_articles_makes_few_mails(api, db, mail_settings, mail):
+    settings = mail_settings.model_copy(update={"mail_list_after": 3, "mail_immediate_per_hour": 5})
     mail_subscriber(db, settings, "lan@example.vn", ["thoi-su"])
     for n in range(9):
         publish(api, f"Tin số {n}")
@@ -159,11 +147,11 @@ def test_a_flood_of_articles_makes_few_mails(api, db, settings_, mail):
 
 
 def test_an_article_that_cannot_be_rendered_costs_only_itself(
-    api, db, settings_, subscriber, mail, caplog
+    api, db, mail_settings, subscriber, mail, caplog
 ):
-    hub_subscribe(api, db, settings_, f"{subscriber.url}/hub", f"{FEEDS}/thoi-su.rss")
+    hub_subscribe(api, db, mail_settings, f"{subscriber.url}/hub", f"{FEEDS}/thoi-su.rss")
     assert api.post("/api/v1/webhooks", json={"url": f"{subscriber.url}/hook"}).status_code == 201
-    mail_subscriber(db, settings_, "lan@example.vn", ["thoi-su"])
+    mail_subscriber(db, mail_settings, "lan@example.vn", ["thoi-su"])
     good = [publish(api, f"Tin tốt {n}")["id"] for n in range(3)]
     bad = publish(api, "Tin hỏng")["id"]
     with db.transaction() as session:  # what the API no longer lets in, written by hand
@@ -172,10 +160,10 @@ def test_an_article_that_cannot_be_rendered_costs_only_itself(
             {"t": "Tin hỏng \uffff", "s": "\ufffe", "id": bad},
         )
     with caplog.at_level(logging.ERROR):
-        assert announce_new_articles(db, settings_) == 4
+        assert announce_new_articles(db, mail_settings) == 4
     assert f"thoi-su.rss: article {bad} left out" in caplog.text  # from the push's renderer
-    assert announce_new_articles(db, settings_) == 0  # announced: not tried every 5 s
-    deliver_due(db, settings_)
+    assert announce_new_articles(db, mail_settings) == 0  # announced: not tried every 5 s
+    deliver_due(db, mail_settings)
     [push] = subscriber.at("/hub")
     assert entry_titles(push.body) == ["Tin tốt 2", "Tin tốt 1", "Tin tốt 0"]
     events = [r.body.decode() for r in subscriber.at("/hook")]

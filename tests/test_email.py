@@ -9,18 +9,6 @@ from lxml import html
 from feedsvc.notify.deliver import announce_new_articles, deliver_due
 from feedsvc.web import create_app
 from tests.conftest import publish
-from tests.mailserver import MailServer
-
-
-@pytest.fixture
-def mail():
-    with MailServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mail_settings(notify_settings, mail):
-    return notify_settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mail.port})
 
 
 @pytest.fixture
