@@ -1,9 +1,10 @@
 # feedsvc: web (gunicorn) by default; `docker run IMAGE feedsvc worker` for the scheduler.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY feedsvc ./feedsvc
-RUN pip install --no-cache-dir --prefix=/install .
+# requirements.lock pins every runtime dependency: an image built next month has the same versions.
+RUN pip install --no-cache-dir --prefix=/install --constraint requirements.lock .
 
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run demo test lint check bench clean translations
+.PHONY: install run demo test lint check bench clean translations lock
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("feedsvc needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -30,6 +30,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy feedsvc
+	$(BIN)/deptry .
+
+## requirements.lock: the exact runtime versions the container installs (from a clean venv).
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet .
+	{ echo "# Exact versions of feedsvc's runtime dependencies, for the container build (pip install -c)."; \
+	  echo "# Regenerate with \`make lock\` after changing pyproject.toml's dependencies."; \
+	  $(VENV)-lock/bin/python -m pip freeze --exclude feedsvc; } > requirements.lock
+	rm -rf $(VENV)-lock
 
 check: lint test
 
