@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Serve on http://127.0.0.1:8000 with the scheduler, on SQLite, with demo data in an empty store.
+## Serve on http://127.0.0.1:8000 (FEEDSVC_BIND=host:port for another) with the scheduler, on SQLite,
+## with demo data in an empty store.
 run: install
 	$(BIN)/feedsvc db upgrade
-	$(BIN)/feedsvc demo
-	$(BIN)/feedsvc serve
+	$(BIN)/feedsvc serve --demo
 
 ## The whole test suite (PostgreSQL tests are skipped, with the reason, if no server answers).
 test: install

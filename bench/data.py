@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.databases import RESULTS_DIR, remove_sqlite, schema_head, sqlite_url
+from bench.databases import RESULTS_DIR, remove_sqlite, sqlite_url
 from feedsvc.articles import ArticleCreate, create_article
 from feedsvc.content import touch_categories
-from feedsvc.db import create_database, upgrade_database
+from feedsvc.db import create_database, schema_head, upgrade_database
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH, load_demo
 from feedsvc.models import Base, Category
 from feedsvc.settings import load_settings

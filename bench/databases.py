@@ -4,23 +4,16 @@ created for the run on the local server and dropped at the end."""
 import uuid
 from pathlib import Path
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from bench import BenchError
-from feedsvc.db import alembic_config, upgrade_database
+from feedsvc.db import upgrade_database
 from feedsvc.settings import load_settings
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("sqlite", "postgresql")
-
-
-def schema_head() -> str:
-    """The newest migration, part of the key of a cached store."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return str(script.get_current_head())
 
 
 def remove_sqlite(path: Path) -> None:

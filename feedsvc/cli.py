@@ -11,13 +11,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 from pydantic import ValidationError
+from sqlalchemy import make_url
 
 from feedsvc.accounts import ROLES, create_user, list_users
-from feedsvc.db import Database, create_database, upgrade_database
+from feedsvc.db import Database, check_schema, create_database, upgrade_database
 from feedsvc.demo import load_demo
 from feedsvc.errors import ConfigurationError, FeedsvcError
 from feedsvc.ingest.refresh import refresh_source
@@ -50,9 +52,14 @@ class _Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings()
-            configure_logging(self._settings.log_level)
+            self.load_settings()
+        assert self._settings is not None
         return self._settings
+
+    def load_settings(self, **overrides: Any) -> None:
+        """Load the settings, with command-line values over the file and the environment."""
+        self._settings = load_settings(**overrides)
+        configure_logging(self._settings)
 
     @property
     def database(self) -> Database:
@@ -107,22 +114,36 @@ def db_upgrade(ctx: _Context) -> None:
     click.echo("database is up to date")
 
 
-@main.command()
-@pass_context
-def demo(ctx: _Context) -> None:
-    """Load the demo categories and articles into an empty store."""
-    with _errors_to_exit_codes(), ctx.database.transaction() as session:
+def _load_demo(ctx: _Context) -> str | None:
+    """Load the demo into an empty store, with an ``admin`` account when there is none;
+    returns that account's password (None when no account was made)."""
+    with ctx.database.transaction() as session:
         count = load_demo(session, ctx.settings.base_url, utcnow())
         password = secrets.token_urlsafe(12)
         account = bool(count) and not list_users(session)  # a way into /admin for the demo
         if account:
             create_user(session, "admin", password, "admin", utcnow())
     click.echo(f"loaded {count} demo articles" if count else "store is not empty: demo skipped")
-    if account:
-        click.echo(
-            f"admin UI: {ctx.settings.base_url}/admin, user 'admin', password '{password}'"
-            " (shown once; change it under Tài khoản / Users)"
-        )
+    return password if account else None
+
+
+def _admin_line(settings: Settings, password: str | None) -> str:
+    if password is None:
+        return f"{settings.base_url}/admin"
+    return (
+        f"{settings.base_url}/admin  user 'admin', password '{password}'"
+        " (shown once; change it under Tài khoản / Users)"
+    )
+
+
+@main.command()
+@pass_context
+def demo(ctx: _Context) -> None:
+    """Load the demo categories and articles into an empty store."""
+    with _errors_to_exit_codes():
+        password = _load_demo(ctx)
+    if password is not None:
+        click.echo(f"admin UI: {_admin_line(ctx.settings, password)}")
 
 
 @main.group()
@@ -296,22 +317,50 @@ def fetch(ctx: _Context, source: str | None) -> None:
             sys.exit(EXIT_REFUSED)
 
 
+def _start_block(settings: Settings, password: str | None) -> str:
+    """What `make run` ends its start-up with: where to go, how to get in, where the data
+    is, how to stop."""
+    url = make_url(settings.database_url)
+    data = (
+        str(Path(url.database).resolve())
+        if url.get_backend_name() == "sqlite" and url.database
+        else url.render_as_string(hide_password=True)
+    )
+    return "\n".join(
+        (
+            "",
+            "feedsvc is running",
+            f"  site:   {settings.base_url}/",
+            f"  admin:  {_admin_line(settings, password)}",
+            f"  data:   {data}",
+            "  stop:   Ctrl+C",
+            "",
+        )
+    )
+
+
 @main.command()
-@click.option("--bind", help="host:port (default: the `bind` setting).")
+@click.option("--bind", help="host:port (default: the `bind` setting); base_url follows it.")
+@click.option("--demo", "with_demo", is_flag=True, help="Load the demo into an empty store.")
 @pass_context
-def serve(ctx: _Context, bind: str | None) -> None:
+def serve(ctx: _Context, bind: str | None, with_demo: bool) -> None:
     """Web server and scheduler in one process: the embedded default."""
     from feedsvc.scheduler import Jobs
-    from feedsvc.web.server import run_gunicorn
+    from feedsvc.web.server import check_bind, run_gunicorn
 
     with _errors_to_exit_codes():
+        if bind:
+            ctx.load_settings(bind=bind)
         settings = ctx.settings
+        check_bind(settings.bind)
+        password = _load_demo(ctx) if with_demo else None
         running: list[Jobs] = []
 
         def start_jobs() -> None:  # in the gunicorn worker, after its fork
             ctx.database.engine.dispose(close=False)  # pooled before the fork: the master's
             running.append(Jobs(settings, ctx.database))
             running[-1].start()
+            click.echo(_start_block(settings, password), err=True)
 
         def stop_jobs() -> None:
             for jobs in running:
@@ -329,6 +378,7 @@ def worker(ctx: _Context) -> None:
     from feedsvc.scheduler import Jobs
 
     with _errors_to_exit_codes():
+        check_schema(ctx.database)
         jobs = Jobs(ctx.settings, ctx.database)
         stopping = threading.Event()
 

@@ -29,11 +29,13 @@ from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from feedsvc.errors import ConfigurationError
 from feedsvc.settings import Settings
 
 MIGRATIONS_DIR = str(files("feedsvc") / "migrations")
@@ -202,3 +204,31 @@ def upgrade_database(settings: Settings, revision: str = "head") -> None:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings.database_url), revision)
+
+
+def schema_head() -> str:
+    """The newest migration of this code."""
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
+
+
+def check_schema(database: Database) -> None:
+    """Raise ConfigurationError unless the database answers and is migrated to this code's
+    head: a process started on an old or empty database says so once, instead of failing
+    at every request or tick."""
+    head = schema_head()
+    try:
+        with database.engine.connect() as connection:  # alembic's own reader logs at INFO
+            current = (
+                connection.scalar(text("SELECT version_num FROM alembic_version"))
+                if inspect(connection).has_table("alembic_version")
+                else None
+            )
+    except SQLAlchemyError as exc:
+        raise ConfigurationError(
+            f"the database is not ready ({exc.__class__.__name__}); run `feedsvc db upgrade`"
+        ) from exc
+    if current != head:
+        raise ConfigurationError(
+            f"the database schema is at {current or 'nothing'}, this feedsvc needs {head}:"
+            " run `feedsvc db upgrade`"
+        )

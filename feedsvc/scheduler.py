@@ -5,6 +5,7 @@ workers may run this scheduler against one PostgreSQL database: the services cla
 work with row locks, so running a job in two processes at once does no work twice.
 """
 
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from feedsvc.db import Database
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
+from feedsvc.log import settings_summary
 from feedsvc.notify.deliver import (
     announce_new_articles,
     deliver_due,
@@ -21,6 +23,8 @@ from feedsvc.notify.deliver import (
 )
 from feedsvc.outbound import delivery_client, fetch_client
 from feedsvc.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Jobs:
@@ -34,6 +38,7 @@ class Jobs:
     """
 
     def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
         self.stopping = threading.Event()
         self.parsers = ParserPool(settings.parse_processes, settings.parse_recycle_bytes)
         self.fetch_client = fetch_client(settings)
@@ -70,6 +75,7 @@ class Jobs:
 
     def start(self) -> None:
         self.scheduler.start()
+        log.info("jobs started: %s", settings_summary(self.settings))
 
     def stop(self) -> None:
         self.stopping.set()
@@ -77,6 +83,7 @@ class Jobs:
         self.parsers.close()
         self.fetch_client.close()
         self.delivery_client.close()
+        log.info("jobs stopped")
 
     def run_until(self, stopping: threading.Event) -> None:
         """Run the jobs until ``stopping`` is set (by a signal handler), then stop them."""

@@ -9,10 +9,10 @@ in step. Nothing here is read at import time.
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,7 @@ from pydantic_settings import (
 from feedsvc.errors import ConfigurationError
 
 DEFAULT_CONFIG_FILE = Path("config/feedsvc.toml")
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 def _config_file() -> Path:
@@ -43,7 +44,8 @@ class Settings(BaseSettings):
         5, ge=2, le=600, description="Seconds to reach a PostgreSQL server before giving up."
     )
     base_url: str = Field(
-        "http://127.0.0.1:8000", description="Public URL used in every absolute link."
+        "",
+        description="Public URL used in every absolute link; empty: http:// + the bind address.",
     )
     hub_url: str = Field(
         "", description="WebSub hub advertised by every feed; empty means BASE_URL + '/hub'."
@@ -66,7 +68,14 @@ class Settings(BaseSettings):
     )
     bind: str = Field("127.0.0.1:8000", description="Address `feedsvc serve` listens on.")
     web_threads: int = Field(4, ge=1, le=64, description="Threads of the `serve` web process.")
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: LogLevel = Field("INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="One line of text per record, or one JSON object (log collectors)."
+    )
+    log_levels: dict[str, LogLevel] = Field(
+        {},
+        description="Levels per area (logger name), over the quiet defaults of feedsvc.log.",
+    )
     source_interval_minutes: int = Field(
         15, ge=1, le=7 * 24 * 60, description="Default polling interval of a new source."
     )
@@ -188,6 +197,28 @@ class Settings(BaseSettings):
         30, ge=1, le=3600, description="How often the scheduler looks for due sources."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_follows_bind(cls, data: Any) -> Any:
+        """Without an explicit base_url, links point where `feedsvc serve` listens, so that
+        changing the port is one setting (a proxy in front sets base_url)."""
+        if isinstance(data, dict) and not data.get("base_url"):
+            bind = data.get("bind") or cls.model_fields["bind"].default
+            return {**data, "base_url": url_of_bind(bind)}
+        return data
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_levels", mode="before")
+    @classmethod
+    def _upper_levels(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {area: cls._upper_level(level) for area, level in value.items()}
+        return value
+
     @field_validator("base_url", "hub_url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
@@ -223,6 +254,15 @@ class Settings(BaseSettings):
         from feedsvc import __version__
 
         return f"feedsvc/{__version__} (+{self.base_url})"
+
+
+def url_of_bind(bind: str) -> str:
+    """``http://host:port`` of a bind address; a wildcard host becomes the loopback one."""
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"bind {bind!r} is not host:port: set base_url explicitly")
+    host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}.get(host, host)
+    return f"http://{host}:{port}"
 
 
 def load_settings(**overrides: Any) -> Settings:

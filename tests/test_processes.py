@@ -4,6 +4,7 @@ real on 127.0.0.1 (the image itself cannot be built here: no Docker daemon)."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -105,12 +106,16 @@ def test_serve_runs_web_and_scheduler_in_one_process(tmp_path, upstream):
     db = create_database(database)
     Store(db, settings).category("Thời sự")
     sources = Sources(db, settings)
-    source_id = sources.add(upstream.serve("/f", RSS))
+    feed_url = upstream.serve("/f", RSS)
+    source_id = sources.add(feed_url)
     sources.make_due(source_id, sources.get(source_id).created_at)
     process = start([str(BIN / "feedsvc"), "serve", "--bind", f"127.0.0.1:{port}"], env, tmp_path)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", process)
         assert b"<html" in wait_for(f"http://127.0.0.1:{port}/", process)
+        # No base_url set: every link follows the address given to --bind.
+        self_link = f'<atom:link href="http://127.0.0.1:{port}/feeds/thoi-su.rss" rel="self"'
+        assert self_link.encode() in wait_for(f"http://127.0.0.1:{port}/feeds/thoi-su.rss", process)
         deadline = time.monotonic() + 20
         while sources.get(source_id).fetch_count == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -121,19 +126,46 @@ def test_serve_runs_web_and_scheduler_in_one_process(tmp_path, upstream):
     finally:
         stop(process)
         db.dispose()
-    assert "Scheduler started" in (tmp_path / "process.log").read_text()
+    log = (tmp_path / "process.log").read_text()
+    assert "jobs started" in log
+    assert "feedsvc is running" in log
+    assert f"  site:   http://127.0.0.1:{port}/" in log
+    assert f"  data:   {tmp_path / 'feedsvc.db'}" in log
+    assert f"source {source_id} fetched <{feed_url}>: HTTP 200, 1 new" in log
+
+
+@pytest.mark.slow
+def test_a_busy_port_is_one_line_naming_the_setting(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
+            "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'feedsvc.db'}",
+            "FEEDSVC_BIND": f"127.0.0.1:{port}",
+        }
+        process = start([str(BIN / "feedsvc"), "serve"], env, tmp_path)
+        assert process.wait(timeout=20) == 78
+    output = (tmp_path / "process.log").read_text().strip()
+    assert output == (
+        f"feedsvc: cannot listen on 127.0.0.1:{port}: address already in use; choose another"
+        " address with --bind or FEEDSVC_BIND (setting `bind`)"
+    )
 
 
 @pytest.mark.slow
 def test_worker_runs_until_sigterm(tmp_path):
+    database = f"sqlite:///{tmp_path / 'feedsvc.db'}"
+    upgrade_database(Settings(database_url=database))
     env = {
         "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
-        "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'feedsvc.db'}",
+        "FEEDSVC_DATABASE_URL": database,
     }
     process = start([str(BIN / "feedsvc"), "worker"], env, tmp_path)
     log = tmp_path / "process.log"
     deadline = time.monotonic() + 20
-    while "Scheduler started" not in log.read_text() and time.monotonic() < deadline:
+    while "jobs started" not in log.read_text() and time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         time.sleep(0.1)
     assert stop(process) == 0, log.read_text()

@@ -59,3 +59,25 @@ def test_an_unmigrated_database_is_named_as_the_problem(tmp_path):
 
     with pytest.raises(ConfigurationError, match="run `feedsvc db upgrade`"):
         create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+
+
+def test_base_url_follows_the_bind_address_unless_set():
+    assert load_settings().base_url == "http://127.0.0.1:8000"
+    assert load_settings(bind="127.0.0.1:8011").base_url == "http://127.0.0.1:8011"
+    assert load_settings(bind="0.0.0.0:8011").base_url == "http://127.0.0.1:8011"
+    assert load_settings(bind="[::]:8011").base_url == "http://[::1]:8011"
+    explicit = load_settings(bind="0.0.0.0:8011", base_url="https://tin.example.vn/")
+    assert explicit.base_url == "https://tin.example.vn"
+    assert explicit.websub_hub_url == "https://tin.example.vn/hub"
+    with pytest.raises(ConfigurationError, match="set base_url explicitly"):
+        load_settings(bind="unix:/run/feedsvc.sock")
+
+
+def test_log_levels_are_checked_and_case_insensitive():
+    settings = load_settings(log_level="debug", log_levels={"feedsvc.ingest": "warning"})
+    assert settings.log_level == "DEBUG"
+    assert settings.log_levels == {"feedsvc.ingest": "WARNING"}
+    with pytest.raises(ConfigurationError, match="log_levels"):
+        load_settings(log_levels={"feedsvc.ingest": "LOUD"})
+    with pytest.raises(ConfigurationError, match="log_format"):
+        load_settings(log_format="xml")

@@ -56,5 +56,5 @@ def test_two_workers_never_fetch_a_source_twice(postgresql_url, upstream, tmp_pa
     database.dispose()
     assert counts == [1] * SOURCES
     assert [upstream.hits(f"/{n}") for n in range(SOURCES)] == [1] * SOURCES
-    worked = [log.read_text().count("refreshed ") for log in logs]
+    worked = [log.read_text().count(" fetched <") for log in logs]
     assert all(worked), f"both workers should have fetched some sources: {worked}"

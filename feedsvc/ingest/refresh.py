@@ -316,6 +316,23 @@ def refresh_source(
 STOP_GRACE = 5.0  # seconds running fetches have to end once the job is stopping
 
 
+def _log_outcome(ticket: Ticket, outcome: RefreshOutcome) -> None:
+    """One line per fetch: INFO when it found something or went wrong, DEBUG for nothing
+    new (a 304, an unchanged document), which is most fetches."""
+    status = f"HTTP {outcome.status}" if outcome.status else "no answer"
+    line = f"source {ticket.source_id} fetched <{ticket.url}>: {status}"
+    if outcome.error:
+        disabled = (
+            f"; source disabled: {outcome.disabled_reason}" if outcome.disabled_reason else ""
+        )
+        log.warning("%s, failed: %s%s", line, outcome.error, disabled)
+    elif outcome.new_ids or outcome.updated or outcome.warning:
+        warning = f" (warning: {outcome.warning})" if outcome.warning else ""
+        log.info("%s, %d new, %d updated%s", line, len(outcome.new_ids), outcome.updated, warning)
+    else:
+        log.debug("%s, nothing new", line)
+
+
 def refresh_due_sources(
     database: Database,
     settings: Settings,
@@ -380,9 +397,10 @@ def refresh_due_sources(
             if isinstance(result, Exception):
                 log.error("refreshing source %s failed", ticket.source_id, exc_info=result)
             else:
+                _log_outcome(ticket, result)
                 outcomes.append(result)
     if outcomes:
-        log.info(
+        log.debug(
             "refreshed %d source(s): %d new, %d updated, %d failed",
             len(outcomes),
             sum(len(o.new_ids) for o in outcomes),

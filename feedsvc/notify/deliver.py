@@ -6,6 +6,7 @@ claimed deliveries due again when the lease ends; they are sent again with the s
 id. Every job stops between two claims once its ``stopping`` event is set.
 """
 
+import logging
 import queue
 import random
 import threading
@@ -37,6 +38,8 @@ from feedsvc.outbound import delivery_client
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 
+log = logging.getLogger(__name__)
+
 
 def _in_batches(
     database: Database, step: Callable[[Session], int], stopping: threading.Event | None
@@ -57,9 +60,12 @@ def announce_new_articles(
     database: Database, settings: Settings, *, stopping: threading.Event | None = None
 ) -> int:
     """Make the deliveries of every visible, unannounced article; returns how many."""
-    return _in_batches(
+    count = _in_batches(
         database, lambda session: announce_due(session, settings, utcnow()), stopping
     )
+    if count:
+        log.info("announced %d new article(s) to their subscribers", count)
+    return count
 
 
 def queue_daily_digests(
@@ -163,6 +169,7 @@ class _Dispatcher:
         self.results: list[AttemptResult] = []
         self.oldest_result = 0.0  # monotonic time the oldest unrecorded result came
         self.recorded = 0
+        self.failed = 0  # of the recorded attempts, those not delivered
         self.ended = 0  # deliveries whose send ended since the last claim
         self.last_claim = time.monotonic()
         # A claim's rows wait at most about one send of their lane and of every slot: give
@@ -238,6 +245,7 @@ class _Dispatcher:
             for until, ids in to_park.items():
                 reschedule(session, ids, until)
         self.recorded += len(self.results)
+        self.failed += sum(1 for result in self.results if result.error)
         self.results = []
 
     def give_back(self, everything: bool = False) -> None:
@@ -321,6 +329,13 @@ def deliver_due(
             while run.units and _wait_for_sends(run, senders, deadline - time.monotonic()):
                 pass
         run.record(force=True)
+        if run.recorded:
+            log.info(
+                "deliveries: %d attempt(s), %d delivered, %d failed (retried or dead-lettered)",
+                run.recorded,
+                run.recorded - run.failed,
+                run.failed,
+            )
         return run.recorded
 
 

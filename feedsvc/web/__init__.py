@@ -14,11 +14,9 @@ Every response carries the security headers of ``_security_headers``.
 
 from flask import Flask, Response, request
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from feedsvc.db import create_database
-from feedsvc.errors import ConfigurationError, NotFound
+from feedsvc.db import check_schema, create_database
 from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
 from feedsvc.log import configure_logging
@@ -72,7 +70,7 @@ def _security_headers(response: Response) -> Response:
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     app = Flask(__name__)
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
@@ -87,13 +85,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         sqlite_busy_timeout=settings.sqlite_busy_timeout,
         connect_timeout=settings.database_connect_timeout,
     )
-    try:
-        with database.sessions() as session:
-            app.config["SECRET_KEY"] = signing_key(session, settings)
-    except (SQLAlchemyError, NotFound) as exc:
-        raise ConfigurationError(
-            f"the database is not ready ({exc.__class__.__name__}); run `feedsvc db upgrade`"
-        ) from exc
+    check_schema(database)
+    with database.sessions() as session:
+        app.config["SECRET_KEY"] = signing_key(session, settings)
     app.session_interface = CookieSessions()
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.base_url.startswith("https://")

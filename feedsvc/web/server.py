@@ -4,11 +4,14 @@ The container runs gunicorn directly with ``config/gunicorn.conf.py``; this is t
 with the same app factory, started by the CLI so that one command serves and schedules.
 """
 
+import errno
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from feedsvc.errors import ConfigurationError
 from feedsvc.settings import Settings
 
 
@@ -26,6 +29,26 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         from feedsvc.web import create_app
 
         return create_app(self.settings)
+
+
+def check_bind(bind: str) -> None:
+    """Fail in one line, naming the setting, when the address cannot be listened on (gunicorn
+    would retry for five seconds and end without a hint)."""
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind((host, int(port)))
+    except (OSError, ValueError) as exc:
+        reason = (
+            "address already in use" if getattr(exc, "errno", None) == errno.EADDRINUSE else exc
+        )
+        raise ConfigurationError(
+            f"cannot listen on {bind}: {reason}; choose another address with --bind or"
+            " FEEDSVC_BIND (setting `bind`)"
+        ) from exc
 
 
 def run_gunicorn(
