@@ -144,6 +144,7 @@
           <xsl:text> – nguồn tin RSS/Atom</xsl:text>
         </title>
         <!-- Relative to the feed's URL (<base>/feeds/<name>), like that page is. -->
+        <link rel="stylesheet" href="../static/fonts.css"/>
         <link rel="stylesheet" href="../static/feed.css"/>
       </head>
       <body>
