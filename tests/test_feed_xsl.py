@@ -164,12 +164,13 @@ def test_page_skeleton(fmt: str, request: pytest.FixtureRequest) -> None:
     assert out.lstrip().lower().startswith("<!doctype html")
     assert doc.get("lang") == "vi"
     assert doc.xpath("//head/meta[@name='viewport']")
-    # Its CSS is a file of the site beside the stylesheet: no inline style (the CSP).
-    assert only(doc, "//head/link[@rel='stylesheet']").get("href") == "../static/feed.css"
+    # Its CSS is files of the site beside the stylesheet: no inline style (the CSP).
+    stylesheets = [link.get("href") for link in doc.xpath("//head/link[@rel='stylesheet']")]
+    assert stylesheets == ["../static/fonts.css", "../static/feed.css"]
     assert "max-width: 46rem" in XSL_PATH.with_name("feed.css").read_text(encoding="utf-8")
     assert text(only(doc, "//head/title")).startswith(FEED_TITLE)
     assert not doc.xpath("//script | //style | //*[@style] | //img | //iframe | //*[@src]")
-    assert len(doc.xpath("//link")) == 1
+    assert len(doc.xpath("//link")) == 2
     # No namespace debris from the stylesheet leaks into the HTML.
     assert "xmlns" not in out
 
