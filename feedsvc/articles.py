@@ -10,7 +10,7 @@ import binascii
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from feedsvc.announcement import hold_reason
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
@@ -196,9 +197,18 @@ def summarise(text: str) -> str:
 
 
 def create_article(
-    session: Session, data: ArticleCreate, base_url: str, now: datetime, origin: str = "local"
+    session: Session,
+    data: ArticleCreate,
+    base_url: str,
+    now: datetime,
+    origin: str = "local",
+    *,
+    announce_max_age: timedelta | None = None,
 ) -> tuple[Article, bool]:
-    """Store a new article; returns it and whether it was created (False: external id known)."""
+    """Store a new article; returns it and whether it was created (False: external id known).
+
+    ``announce_max_age``: an article dated longer ago is not announced (the API and the
+    admin pass ``announce_max_age_hours``; None: no limit)."""
     if data.external_id:
         existing = session.scalar(select(Article).where(Article.external_id == data.external_id))
         if existing is not None:
@@ -206,6 +216,7 @@ def create_article(
     article = new_article(now, origin, data.external_id or None)
     article.category = get_category(session, data.category)
     apply_fields(article, data.model_dump(exclude={"external_id", "category"}), f"{base_url}/")
+    _hold_if_old(article, now, announce_max_age)
     session.add(article)
     session.flush()
     touch_categories(session, [article.category_id], now)
@@ -213,18 +224,38 @@ def create_article(
 
 
 def update_article(
-    session: Session, article_id: int, data: ArticleUpdate, base_url: str, now: datetime
+    session: Session,
+    article_id: int,
+    data: ArticleUpdate,
+    base_url: str,
+    now: datetime,
+    *,
+    announce_max_age: timedelta | None = None,
 ) -> Article:
+    """``announce_max_age``: as for ``create_article``, for an article not yet announced
+    whose date is changed (a scheduled article moved into the distant past)."""
     article = get_article(session, article_id)
     old_category_id = article.category_id
     values = data.model_dump(exclude_unset=True)
     if "category" in values:
         article.category = get_category(session, values.pop("category"))
     apply_fields(article, values, f"{base_url}/")
+    if "published_at" in values:
+        _hold_if_old(article, now, announce_max_age)
     article.updated_at = now
     session.flush()
     touch_categories(session, [old_category_id, article.category_id], now)
     return article
+
+
+def _hold_if_old(article: Article, now: datetime, limit: timedelta | None) -> None:
+    """An article not yet announced whose date is older than ``limit`` is not news (a CMS
+    importing its archive): it is marked announced without a word (see feedsvc.announcement)."""
+    if article.announced_at is None and hold_reason(
+        baseline=False, dated=article.published_at, now=now, limit=limit
+    ):
+        article.announced_at = now
+        log.info("article %s dated %s: not announced (old)", article.guid, article.published_at)
 
 
 def delete_article(session: Session, article_id: int, now: datetime) -> None:

@@ -251,6 +251,15 @@ def _source_lines(source: Source) -> list[str]:
         f"\t{source.category.slug}, every {source.interval_minutes} min, {state}",
         f"\t{last}; next {format_local(source.next_fetch_at)}",
     ]
+    baseline = (
+        f"baseline {format_local(source.baseline_at)}"
+        if source.baseline_at
+        else "no baseline yet (the next successful fetch announces nothing)"
+    )
+    lines.append(
+        f"\t{baseline}; not announced: {source.unannounced_baseline} baseline,"
+        f" {source.unannounced_old} old, {source.last_unannounced} in the last fetch"
+    )
     if source.last_error:
         lines.append(f"\terror ({source.consecutive_failures} in a row): {source.last_error}")
     if source.last_warning:

@@ -129,6 +129,14 @@ class Source(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     last_warning: Mapped[str] = mapped_column(Text, default="")
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # New entries stored without being announced (see feedsvc.announcement): when the
+    # baseline was taken (NULL: the next successful fetch is one; sources older than
+    # migration 0016 that had fetched count from their creation), how many of the last
+    # fetch, and totals by reason since the source was added.
+    baseline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_unannounced: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unannounced_baseline: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unannounced_old: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # WebSub subscription at the hub the feed advertises (see ingest.websub). The secret
     # must be kept as is: it is the HMAC key that authenticates the hub's deliveries.
     websub_state: Mapped[str] = mapped_column(String(20), default="")

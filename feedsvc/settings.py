@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     announce_batch_size: int = Field(
         100, ge=1, le=1000, description="Articles per announce round (one WebSub push a topic)."
     )
+    announce_max_age_hours: int = Field(
+        48,
+        ge=0,
+        le=100 * 365 * 24,
+        description="New articles dated longer ago than this are stored unannounced (0: no limit).",
+    )
     mail_list_after: int = Field(
         5, ge=1, description="Beyond this many new articles in a round: one mail listing them."
     )

@@ -45,6 +45,13 @@ class SourceCreate(SourceFields):
 class SourceUpdate(SourceFields):
     """Only the fields present are changed; enabling a source clears its failures."""
 
+    url: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="A new address: its first successful fetch is a baseline (not announced).",
+    )
+
 
 def _check_map(session: Session, category_map: dict[str, str]) -> dict[str, str]:
     known = set(session.scalars(select(Category.slug)))
@@ -88,9 +95,13 @@ def add_source(
     return source
 
 
-def update_source(session: Session, source_id: int, data: SourceUpdate, now: datetime) -> Source:
+def update_source(
+    session: Session, source_id: int, data: SourceUpdate, settings: Settings, now: datetime
+) -> Source:
     source = get_source(session, source_id)
     values = data.model_dump(exclude_unset=True)
+    if values.get("url"):
+        _move(session, source, values["url"], settings, now)
     if values.get("category"):
         source.category = get_category(session, values["category"])
     if values.get("category_map") is not None:
@@ -105,6 +116,25 @@ def update_source(session: Session, source_id: int, data: SourceUpdate, now: dat
     elif values.get("enabled") is False:
         source.enabled, source.disabled_reason = False, "paused by an admin"
     return source
+
+
+def _move(session: Session, source: Source, url: str, settings: Settings, now: datetime) -> None:
+    """A new address is another document: its validators and WebSub subscription are the old
+    one's, and its entries are a back catalogue, so its next successful fetch is a baseline
+    (see ``feedsvc.announcement``). It is fetched at the next tick."""
+    url = iri_to_uri(url)
+    if url == source.url:
+        return
+    check_url(url, settings.allow_private_urls)
+    if session.scalar(select(Source.id).where(Source.url == url)) is not None:
+        raise Conflict(f"source {url} exists already")
+    source.url, source.etag, source.last_modified = url, None, None
+    source.baseline_at = None
+    source.websub_state, source.websub_error = "", ""
+    source.websub_hub = source.websub_topic = source.websub_secret = None
+    source.websub_callback_key = None
+    source.websub_lease_expires_at = None
+    source.next_fetch_at = min(source.next_fetch_at, now)
 
 
 def get_source(session: Session, source_id: int) -> Source:

@@ -96,7 +96,7 @@ def test_lookups_of_more_entries_than_one_statement_may_bind(sources, upstream, 
     for _ in range(2):
         with db.transaction() as session:
             source = session.get(Source, source_id)
-            result = store_entries(session, source, entries, utcnow(), max_new=10)
+            result = store_entries(session, source, entries, utcnow(), 10, None)
         assert len(result.new_ids) == 10 and result.skipped == 69_990 - (_ * 10)
     assert stored_numbers(sources, source_id) == set(range(69_980, 70_000))
 

@@ -36,12 +36,13 @@ def test_new_then_changed_then_unchanged(sources, upstream):
     source_id = sources.add(upstream.serve("/f", feed(item())))
     assert len(sources.refresh(source_id).new_ids) == 1
     [article] = sources.articles(source_id)
-    assert article.announced_at is None  # new: to be announced once
+    assert article.announced_at is not None  # the source's baseline: stored, never announced
     upstream.serve("/f", feed(item(body="Nội dung đã sửa")))
     edited = sources.refresh(source_id)
     assert (edited.new_ids, edited.updated) == ((), 1)
     [after] = sources.articles(source_id)
     assert after.id == article.id and after.guid == article.guid
+    assert after.announced_at == article.announced_at
     assert "đã sửa" in after.body_html
     assert sources.refresh(source_id).updated == 0
 

@@ -6,10 +6,10 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from feedsvc.db import create_database, upgrade_database
-from feedsvc.models import Base
+from feedsvc.models import Base, Source
 from feedsvc.notify.rows import new_payload
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
@@ -101,3 +101,47 @@ def test_long_texts_use_lz4_on_postgresql(postgresql_url):
         ).all()
     engine.dispose()
     assert {method for _name, method in methods} == ({"l"} if has_lz4 else {""})
+
+
+def test_sources_that_had_fetched_keep_announcing_after_0016(unmigrated_url):
+    """0016: a source fetched successfully before it counts as baselined (its new entries
+    are still announced); one that never was gets its baseline at its first fetch."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0015")
+    engine = create_engine(unmigrated_url)
+    created = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO categories (id, name, slug, description, position, content_version,"
+                " content_changed_at) VALUES (1, 'Thời sự', 'thoi-su', '', 0, 0, :now)"
+            ),
+            {"now": created},
+        )
+        for source_id, fetches, errors in ((1, 5, 1), (2, 2, 2), (3, 0, 0)):
+            connection.execute(
+                text(
+                    "INSERT INTO sources (id, url, title, category_id, category_map,"
+                    " interval_minutes, enabled, disabled_reason, created_at, next_fetch_at,"
+                    " last_new, last_updated, last_skipped, last_error, last_warning,"
+                    " consecutive_failures, websub_state, websub_error, fetch_count,"
+                    " error_count, item_count) VALUES (:id, :url, '', 1, '{}', 15, true, '',"
+                    " :now, :now, 0, 0, 0, '', '', 0, '', '', :fetches, :errors, 0)"
+                ),
+                {
+                    "id": source_id,
+                    "url": f"http://example.vn/{source_id}.rss",
+                    "now": created,
+                    "fetches": fetches,
+                    "errors": errors,
+                },
+            )
+    upgrade_database(settings)
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:
+        sources = {s.id: s for s in session.scalars(select(Source))}
+        assert sources[1].baseline_at == created
+        assert sources[2].baseline_at is None and sources[3].baseline_at is None
+        assert (sources[1].unannounced_baseline, sources[1].unannounced_old) == (0, 0)
+    database.dispose()
+    engine.dispose()

@@ -82,6 +82,26 @@ def test_subscribe_verify_and_store_signed_pushes(pushed, upstream):
         assert len(hub.subscriptions) == 1  # no new subscription while the lease runs
 
 
+def test_pushes_follow_the_announcement_rule(pushed, upstream):
+    """The poll that subscribed was the baseline; a pushed new entry is announced, a pushed
+    entry with an old date is stored unannounced, as after a poll."""
+    with Hub() as hub:
+        source_id, self_url = subscribe(pushed, upstream, hub)
+        [subscription] = hub.subscriptions
+        wait_active(pushed, source_id)
+        old = ITEM.format(title="Tin cũ", guid="cu").replace(
+            "</item>", "<pubDate>Fri, 26 Mar 2021 10:00:00 +0700</pubDate></item>"
+        )
+        body = feed(hub.url, self_url, ("2", "Tin đẩy ngay"), ("1", "Tin đầu"))
+        assert (
+            hub.push(subscription, body.replace("</channel>", old + "</channel>").encode()) == 202
+        )
+        told = {a.title: a.announced_at is not None for a in pushed.articles(source_id)}
+        assert told == {"Tin đầu": True, "Tin đẩy ngay": False, "Tin cũ": True}
+        source = pushed.get(source_id)
+        assert (source.unannounced_baseline, source.unannounced_old) == (1, 1)
+
+
 def test_api_shows_the_subscription(pushed, upstream, live_server):
     import json
     import urllib.request

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from feedsvc.announcement import max_age
 from feedsvc.db import Database
 from feedsvc.errors import Conflict, NotAFeed, NotFound
 from feedsvc.ingest.fetch import FetchResult, fetch_feed
@@ -156,6 +157,7 @@ def _record(
         source.error_count += 1
         source.last_error = error
         source.last_new = source.last_updated = source.last_skipped = 0
+        source.last_unannounced = 0
         plan = after_failure(
             now,
             source.interval_minutes,
@@ -173,11 +175,16 @@ def _record(
         )
         return outcome, None
     stored_new: tuple[int, ...] = ()
-    stored_updated = 0
+    stored_updated = unannounced = 0
     if parsed is not None:
         subscribe = want_subscription(source, parsed.hub, parsed.self_url, settings, now)
         result = store_entries(
-            session, source, parsed.entries, now, settings.max_new_entries_per_fetch
+            session,
+            source,
+            parsed.entries,
+            now,
+            settings.max_new_entries_per_fetch,
+            max_age(settings.announce_max_age_hours),
         )
         stored_new, stored_updated = result.new_ids, result.updated
         source.etag, source.last_modified = fetched.etag, fetched.last_modified
@@ -186,11 +193,13 @@ def _record(
         source.last_warning = warning
         source.last_skipped = result.skipped
         source.item_count += len(stored_new)
+        unannounced = result.unannounced
     else:  # 304: the lease may still need renewing, at the hub we know
         subscribe = want_subscription(source, source.websub_hub, source.websub_topic, settings, now)
     source.consecutive_failures = 0
     source.last_error = ""
     source.last_new, source.last_updated = len(stored_new), stored_updated
+    source.last_unannounced = unannounced
     source.next_fetch_at = _next_poll(
         source.interval_minutes,
         renewal_due(source.websub_state, source.websub_lease_expires_at),
@@ -245,6 +254,7 @@ def _record_not_modified(
             last_new=0,
             last_updated=0,
             last_skipped=0,
+            last_unannounced=0,
             next_fetch_at=_next_poll(ticket.interval_minutes, ticket.renew_at, settings, now, rng),
         )
     )

@@ -9,13 +9,17 @@ bulk (one INSERT of the new articles, one executemany UPDATE of the changed ones
 savepoint; only if the database still refuses that is each row written in a savepoint of its
 own, so an entry it refuses is skipped with a warning while the others are stored. One
 content-version bump per fetch invalidates the feeds (not one per article).
+
+A new entry that is not news (the source's baseline, or an old date: see
+``feedsvc.announcement``) is stored already announced, and counted on the source. The
+baseline is taken once a fetch has stored every new entry (none skipped).
 """
 
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,6 +27,7 @@ from sqlalchemy import Insert, String, Update, insert, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
+from feedsvc.announcement import hold_reason
 from feedsvc.articles import apply_fields, new_article, summarise
 from feedsvc.content import touch_categories
 from feedsvc.feeds.document import Enclosure
@@ -71,6 +76,7 @@ class StoreResult:
     updated: int
     skipped: int = 0  # new entries beyond max_new_entries_per_fetch, not stored
     refused: tuple[str, ...] = ()  # entries the database would not take, and why
+    unannounced: int = 0  # new entries stored without announcement (baseline or old)
 
     @property
     def warning(self) -> str:
@@ -201,7 +207,11 @@ def store_entries(
     entries: Iterable[ParsedEntry],
     fetched_at: datetime,
     max_new: int,
+    announce_max_age: timedelta | None,
 ) -> StoreResult:
+    """``announce_max_age``: new entries dated before ``fetched_at`` minus this are stored
+    unannounced (None: no limit)."""
+    baseline = source.baseline_at is None
     by_key = _unique(entries)
     stored = _stored(session, source.id, by_key)
     stored_by_key = {a.entry_key: a for a in stored}
@@ -230,6 +240,13 @@ def store_entries(
         )
         try:
             row = _row(source, entry, key, digest, category_id, fetched_at)
+            held = match is None and hold_reason(
+                baseline=baseline,
+                dated=entry.published or entry.updated,
+                now=fetched_at,
+                limit=announce_max_age,
+            )
+            row["announced_at"] = fetched_at if held else None
         except Exception as exc:  # one entry's values, however odd, cost only that entry
             log.exception("source %s: entry %r not stored", source.id, entry.guid or entry.link)
             unreadable.append(f"entry {entry.guid or entry.link!r}: {exc!r}"[:300])
@@ -245,14 +262,33 @@ def store_entries(
     _, refused_changed = _write(session, update(Article), changed)
     if new_ids or len(changed) > len(refused_changed):
         touch_categories(session, touched, fetched_at)
-    for reason in refused_new + refused_changed:
+    refused = [reason for reason, _ in refused_new + refused_changed]
+    for reason in refused:
         log.warning("source %s: %s", source.id, reason)
+    unannounced = sum(1 for row in created if row["announced_at"]) - sum(
+        1 for _, row in refused_new if row["announced_at"]
+    )
+    _count_unannounced(source, baseline, unannounced, len(new) - len(kept), fetched_at)
     return StoreResult(
         tuple(new_ids),
         len(changed) - len(refused_changed),
         len(new) - len(kept),
-        (*unreadable, *refused_new, *refused_changed),
+        (*unreadable, *refused),
+        unannounced,
     )
+
+
+def _count_unannounced(
+    source: Source, baseline: bool, held: int, skipped: int, now: datetime
+) -> None:
+    """Count the new entries stored unannounced on the source, by reason; a baseline is
+    taken once nothing new was left out (entries skipped now come in as baseline later)."""
+    if baseline:
+        source.unannounced_baseline += held
+        if not skipped:
+            source.baseline_at = now
+    else:
+        source.unannounced_old += held
 
 
 def _row(
@@ -288,22 +324,22 @@ def _refused_values(exc: StatementError) -> bool:
 
 def _write(
     session: Session, stmt: Insert | Update, rows: list[dict[str, Any]]
-) -> tuple[list[int], tuple[str, ...]]:
+) -> tuple[list[int], list[tuple[str, dict[str, Any]]]]:
     """Execute ``stmt`` for ``rows`` in bulk; if the database refuses that, row by row,
-    skipping the rows it refuses. Returns the ids an INSERT returned, and why rows were
-    refused."""
+    skipping the rows it refuses. Returns the ids an INSERT returned, and the rows refused
+    with why."""
     if not rows:
-        return [], ()
+        return [], []
     returns = isinstance(stmt, Insert)
     try:
         with session.begin_nested():
             result = session.execute(stmt, rows)
-            return (list(result.scalars()) if returns else []), ()
+            return (list(result.scalars()) if returns else []), []
     except StatementError as exc:
         if not _refused_values(exc):
             raise
     ids: list[int] = []
-    refused: list[str] = []
+    refused: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
         try:
             with session.begin_nested():
@@ -314,5 +350,5 @@ def _write(
                 raise
             problem = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
             where = f" <{row['link']}>" if row.get("link") else ""
-            refused.append(f"entry {row['title']!r}{where}: {problem}")
-    return ids, tuple(refused)
+            refused.append((f"entry {row['title']!r}{where}: {problem}", row))
+    return ids, refused

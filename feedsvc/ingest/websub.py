@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy.orm import Session
 
+from feedsvc.announcement import max_age
 from feedsvc.errors import NotFound, UnsafeURL
 from feedsvc.ingest.parse import parse_feed
 from feedsvc.ingest.store import StoreResult, store_entries
@@ -167,15 +168,23 @@ def accept_distribution(
     content_type: str,
     signature: str,
     now: datetime,
-    max_new: int,
+    settings: Settings,
 ) -> StoreResult | None:
-    """Store the pushed entries; None when the delivery is ignored (bad or no signature)."""
+    """Store the pushed entries (as a fetch's: the same limits, the same announcement rule);
+    None when the delivery is ignored (bad or no signature)."""
     source = _source(session, source_id, key)
     if source.websub_state != "active" or not source.websub_secret:
         return None
     if not signature_valid(source.websub_secret, body, signature):
         return None
     parsed = parse_feed(body, source.websub_topic or source.url, content_type)
-    result = store_entries(session, source, parsed.entries, now, max_new)
+    result = store_entries(
+        session,
+        source,
+        parsed.entries,
+        now,
+        settings.max_new_entries_per_fetch,
+        max_age(settings.announce_max_age_hours),
+    )
     source.item_count += len(result.new_ids)
     return result

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, Field
 
+from feedsvc.announcement import max_age
 from feedsvc.articles import (
     ArticleCreate,
     ArticleUpdate,
@@ -123,7 +124,14 @@ def articles() -> Response:
 def add_article() -> tuple[Response, int]:
     data = ArticleCreate.model_validate(json_body())
     session = context.session()
-    article, created = create_article(session, data, context.settings().base_url, utcnow())
+    settings = context.settings()
+    article, created = create_article(
+        session,
+        data,
+        settings.base_url,
+        utcnow(),
+        announce_max_age=max_age(settings.announce_max_age_hours),
+    )
     session.commit()
     response = jsonify(article_json(article))
     response.headers["Location"] = url_for("api.article", article_id=article.id)
@@ -147,7 +155,15 @@ def article(article_id: int) -> Response:
 def edit_article(article_id: int) -> Response:
     data = ArticleUpdate.model_validate(json_body())
     session = context.session()
-    updated = update_article(session, article_id, data, context.settings().base_url, utcnow())
+    settings = context.settings()
+    updated = update_article(
+        session,
+        article_id,
+        data,
+        settings.base_url,
+        utcnow(),
+        announce_max_age=max_age(settings.announce_max_age_hours),
+    )
     session.commit()
     return jsonify(article_json(updated))
 

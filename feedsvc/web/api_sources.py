@@ -64,6 +64,12 @@ def source_json(source: Source) -> dict[str, Any]:
             "consecutive_failures": source.consecutive_failures,
             "next_fetch_at": _time(source.next_fetch_at),
         },
+        "announcements": {
+            "baseline_at": _time(source.baseline_at),
+            "last_unannounced": source.last_unannounced,
+            "unannounced_baseline": source.unannounced_baseline,
+            "unannounced_old": source.unannounced_old,
+        },
         "websub": {
             "state": source.websub_state,
             "hub": source.websub_hub,
@@ -105,7 +111,7 @@ def source(source_id: int) -> Response:
 def edit(source_id: int) -> Response:
     data = SourceUpdate.model_validate(json_body())
     session = context.session()
-    updated = update_source(session, source_id, data, utcnow())
+    updated = update_source(session, source_id, data, context.settings(), utcnow())
     session.commit()
     return jsonify(source_json(updated))
 

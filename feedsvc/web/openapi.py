@@ -30,7 +30,10 @@ _ARTICLE = {"$ref": "#/components/schemas/Article"}
 _ID = {"name": "article_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TOKEN: list[dict[str, list[str]]] = [{"bearer": []}]
-_SOURCE = {"description": "A source with its `health` and `totals`."}
+_SOURCE = {
+    "description": "A source with its `health`, `announcements` (its baseline and the new"
+    " entries stored without announcement, by reason) and `totals`."
+}
 
 
 def _secured(summary: str, responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def distribute(source_id: int, key: str) -> tuple[str, int]:
             request.content_type or "",
             request.headers.get("X-Hub-Signature", ""),
             utcnow(),
-            context.settings().max_new_entries_per_fetch,
+            context.settings(),
         )
     except NotFound:
         return "no such subscription\n", 410  # tells the hub to stop

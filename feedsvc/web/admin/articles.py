@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from feedsvc.announcement import max_age
 from feedsvc.articles import (
     ArticleCreate,
     ArticleUpdate,
@@ -86,7 +87,13 @@ def create() -> Response | tuple[str, int]:
         values = _fields()
         data = attempt(lambda: ArticleCreate(**values))
         article, _created = attempt(
-            lambda: create_article(session, data, settings.base_url, utcnow())
+            lambda: create_article(
+                session,
+                data,
+                settings.base_url,
+                utcnow(),
+                announce_max_age=max_age(settings.announce_max_age_hours),
+            )
         )
     except FormProblem as problem:
         return _form_page(None, problem=problem)
@@ -116,7 +123,16 @@ def save(article_id: int) -> Response | tuple[str, int]:
     try:
         values = {k: v for k, v in _fields().items() if v is not None}
         data = attempt(lambda: ArticleUpdate(**values))
-        attempt(lambda: update_article(session, article_id, data, settings.base_url, utcnow()))
+        attempt(
+            lambda: update_article(
+                session,
+                article_id,
+                data,
+                settings.base_url,
+                utcnow(),
+                announce_max_age=max_age(settings.announce_max_age_hours),
+            )
+        )
     except FormProblem as problem:
         session.rollback()
         return _form_page(get_article(session, article_id), problem=problem)

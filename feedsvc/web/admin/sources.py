@@ -120,13 +120,14 @@ def save(source_id: int) -> Response | tuple[str, int]:
         interval = whole_number("interval_minutes")
         data = attempt(
             lambda: SourceUpdate(
+                url=text("url") or None,
                 title=text("title"),
                 category=text("category"),
                 category_map=mapping,
                 interval_minutes=interval,
             )
         )
-        attempt(lambda: update_source(session, source_id, data, utcnow()))
+        attempt(lambda: update_source(session, source_id, data, context.settings(), utcnow()))
     except FormProblem as problem:
         session.rollback()
         return _form_page(get_source(session, source.id), problem=problem)
@@ -137,7 +138,9 @@ def save(source_id: int) -> Response | tuple[str, int]:
 
 @blueprint.post("/<int:source_id>/pause")
 def pause(source_id: int) -> Response:
-    update_source(context.session(), source_id, SourceUpdate(enabled=False), utcnow())
+    update_source(
+        context.session(), source_id, SourceUpdate(enabled=False), context.settings(), utcnow()
+    )
     context.session().commit()
     done(_("Đã tạm dừng nguồn tin."))
     return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
@@ -145,7 +148,9 @@ def pause(source_id: int) -> Response:
 
 @blueprint.post("/<int:source_id>/resume")
 def resume(source_id: int) -> Response:
-    update_source(context.session(), source_id, SourceUpdate(enabled=True), utcnow())
+    update_source(
+        context.session(), source_id, SourceUpdate(enabled=True), context.settings(), utcnow()
+    )
     context.session().commit()
     done(_("Đã tiếp tục lấy tin."))
     return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
