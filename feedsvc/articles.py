@@ -86,7 +86,12 @@ class ArticleFields(BaseModel):
 
     category: str | None = Field(None, description="Slug of the category.", max_length=100)
     title: str | None = Field(None, min_length=1, max_length=500)
-    summary: str | None = Field(None, max_length=5000, description="Plain text.")
+    summary: str | None = Field(
+        None,
+        max_length=5000,
+        description="Plain text. Empty or null: derived from the body, again whenever the"
+        " body changes; else kept until set again.",
+    )
     body_html: BodyHtml | None = None
     author: str | None = Field(None, max_length=200, description="Byline.")
     image_url: HttpUrlText | None = None
@@ -138,6 +143,7 @@ def new_article(now: datetime, origin: str = "local", external_id: str | None = 
         external_id=external_id,
         origin=origin,
         summary="",
+        summary_derived=True,
         body_html="",
         author="",
         published_at=now,
@@ -153,8 +159,12 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
     Every text is stored in its clean form (``text.clean_text``): XML 1.0 character data, so
     no stored value can break a feed. HTML is sanitised with relative URLs resolved against
     ``document_url`` (where the HTML came from) and cut at ``MAX_BODY_BYTES`` (the API and the
-    admin refuse a longer one before; an upstream entry's is cut, with a warning); a missing
-    summary is taken from the body; the search text is rebuilt.
+    admin refuse a longer one before; an upstream entry's is cut, with a warning); the search
+    text is rebuilt.
+
+    Derived fields follow their source: a summary given empty (or never given) is derived
+    from the body, now and again whenever the body changes (``summary_derived``); one given
+    explicitly stays until it is set again. The image is never derived (only set).
     """
     if "title" in values:
         article.title = clean_line(values["title"])
@@ -170,6 +180,7 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
         article.body_html = sanitise_html(body, document_url)
     if "summary" in values:
         article.summary = clean_text(values["summary"] or "").strip()
+        article.summary_derived = not article.summary
     if "author" in values:
         article.author = clean_line(values["author"] or "")
     for field in ("image_url", "image_type", "link"):
@@ -181,7 +192,7 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
     if "published_at" in values and values["published_at"] is not None:
         article.published_at = as_utc(values["published_at"])
     body_text = html_to_text(article.body_html)
-    if not article.summary:
+    if article.summary_derived:
         article.summary = summarise(body_text)
     article.search_text = normalise_search(
         " ".join((article.title, article.summary, body_text, article.author))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -177,6 +178,9 @@ class Article(Base):
     title: Mapped[str] = mapped_column(String(500))
     slug: Mapped[str] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(Text, default="")
+    # True: the summary was derived from the body (none was given), and is derived again
+    # whenever the body changes; False: it was set explicitly and stays until set again.
+    summary_derived: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     body_html: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str] = mapped_column(String(200), default="")
     image_url: Mapped[str | None] = mapped_column(String(2000))
@@ -231,7 +235,8 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(500), default="")
     secret: Mapped[str] = mapped_column(String(100))
-    # Filters: category slugs and folded keywords; empty means every article.
+    # Filters: category slugs and keywords as typed (matched folded, see notify.rows.Filters);
+    # empty means every article.
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -295,6 +300,7 @@ class EmailSubscriber(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Filters, as a webhook endpoint's: category slugs, keywords as typed.
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
     frequency: Mapped[str] = mapped_column(String(20), default="immediate")  # or "daily"

@@ -32,10 +32,12 @@ def hub_subscribe(api, db, settings, callback, topic):
     assert verify_hub_intents(db, settings) == 1
 
 
-def mail_subscriber(db, settings, email, categories):
+def mail_subscriber(db, settings, email, categories, keywords=""):
     """A confirmed subscriber who wants mails at once, made as a reader makes one."""
     with db.transaction() as session:
-        form = SubscribeForm(email=email, categories=categories, frequency="immediate")
+        form = SubscribeForm(
+            email=email, categories=categories, keywords=keywords, frequency="immediate"
+        )
         subscribe(session, settings, form, f"192.0.2.{len(email)}", utcnow())
     with db.transaction() as session:
         subscriber_id = session.scalar(

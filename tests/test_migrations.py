@@ -8,11 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, make_url, select, text
 
+from feedsvc.articles import summarise
 from feedsvc.db import create_database, upgrade_database
 from feedsvc.models import Base, Source
 from feedsvc.notify.rows import new_payload
 from feedsvc.settings import Settings
-from feedsvc.text import utcnow
+from feedsvc.text import html_to_text, utcnow
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -145,3 +146,46 @@ def test_sources_that_had_fetched_keep_announcing_after_0016(unmigrated_url):
         assert (sources[1].unannounced_baseline, sources[1].unannounced_old) == (0, 0)
     database.dispose()
     engine.dispose()
+
+
+def test_summaries_stored_before_0017_are_derived_where_the_body_gives_them(unmigrated_url):
+    """0017: a summary that is empty or what the body gives is derived; any other explicit."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0016")
+    engine = create_engine(unmigrated_url)
+    now = utcnow()
+    body = "<p>" + "Câu dài. " * 60 + "</p>"
+    rows = {  # id: (summary, body)
+        1: (summarise(html_to_text(body)), body),
+        2: ("Tóm tắt của biên tập viên", body),
+        3: ("", ""),
+    }
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO categories (id, name, slug, description, position, content_version,"
+                " content_changed_at) VALUES (1, 'Thời sự', 'thoi-su', '', 0, 0, :now)"
+            ),
+            {"now": now},
+        )
+        for article_id, (summary, body_html) in rows.items():
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, guid, category_id, title, slug, summary, body_html,"
+                    " author, origin, published_at, published_at_estimated, created_at,"
+                    " updated_at, search_text) VALUES (:id, :guid, 1, 'Tin', 'tin', :summary,"
+                    " :body, '', 'local', :now, false, :now, :now, '')"
+                ),
+                {
+                    "id": article_id,
+                    "guid": f"urn:x:{article_id}",
+                    "summary": summary,
+                    "body": body_html,
+                    "now": now,
+                },
+            )
+    upgrade_database(settings)
+    with engine.connect() as connection:
+        derived = dict(connection.execute(text("SELECT id, summary_derived FROM articles")).all())
+    engine.dispose()
+    assert derived == {1: True, 2: False, 3: True}

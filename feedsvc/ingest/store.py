@@ -55,6 +55,7 @@ _UPDATED = (
     "title",
     "slug",
     "summary",
+    "summary_derived",
     "body_html",
     "author",
     "image_url",
@@ -144,6 +145,8 @@ def _image(enclosure: Enclosure | None) -> Enclosure | None:
 
 
 def _values(entry: ParsedEntry, fetched_at: datetime) -> dict[str, Any]:
+    """The fields ``apply_fields`` sets from an entry: an upstream summary is explicit, a
+    missing one ("") derived from the content (again when a later fetch changes it)."""
     summary = html_to_text(entry.summary) if entry.summary != entry.content_html else ""
     title = (
         clean_line(html_to_text(entry.title))

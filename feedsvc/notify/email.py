@@ -33,11 +33,11 @@ from feedsvc.models import Article, Category, Delivery, EmailSubscriber, Instanc
 from feedsvc.notify.rows import (
     Attempt,
     AttemptResult,
+    Filters,
     built_or_logged,
+    clean_keywords,
     delivery_row,
-    fold_keywords,
     insert_deliveries,
-    matches,
     new_payload,
 )
 from feedsvc.outbound import hang_up_at
@@ -118,7 +118,7 @@ def subscribe(
         subscriber = EmailSubscriber(email=email, created_at=now)
         session.add(subscriber)
     subscriber.categories = sorted(set(form.categories))
-    subscriber.keywords = fold_keywords(form.keywords.split(","))
+    subscriber.keywords = clean_keywords(form.keywords.split(","))
     subscriber.frequency = form.frequency
     if subscriber.unsubscribed_at is not None:  # coming back: confirm again
         subscriber.unsubscribed_at, subscriber.confirmed_at = None, None
@@ -279,10 +279,11 @@ def email_rows(
         )
     ).all()
     newest_first = sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+    filters = [(s.id, Filters.of(s.categories, s.keywords)) for s in subscribers]
     wanted = {
-        s.id: chosen
-        for s in subscribers
-        if (chosen := [a for a in newest_first if matches(s.categories, s.keywords, a)])
+        subscriber_id: chosen
+        for subscriber_id, f in filters
+        if (chosen := [a for a in newest_first if f.passes(a)])
     }
     if not wanted:
         return []
@@ -492,11 +493,8 @@ def queue_digests(session: Session, settings: Settings, now: datetime, limit: in
     rows, digests = [], {}
     for subscriber in subscribers:
         since = max(subscriber.digest_through or earliest, subscriber.confirmed_at or earliest)
-        chosen = [
-            a
-            for a in articles
-            if a.published_at > since and matches(subscriber.categories, subscriber.keywords, a)
-        ]
+        filters = Filters.of(subscriber.categories, subscriber.keywords)
+        chosen = [a for a in articles if a.published_at > since and filters.passes(a)]
         if chosen:
             ids = tuple(article.id for article in chosen)
             if ids not in digests:  # subscribers with the same filters share a digest

@@ -13,22 +13,41 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Article, Delivery, DeliveryPayload
-from feedsvc.text import normalise_search
+from feedsvc.text import clean_line, normalise_search
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def matches(categories: list[str], keywords: list[str], article: Article) -> bool:
-    """Whether an article passes a subscriber's filters: categories, and keywords folded like
-    the search text (empty: no filter)."""
-    if categories and article.category.slug not in categories:
-        return False
-    return not keywords or any(keyword in article.search_text for keyword in keywords)
+def clean_keywords(keywords: Iterable[str]) -> list[str]:
+    """Keyword filters as they are stored and shown: as typed ("thi đua"), each a clean line,
+    in their order, without blanks or a second keyword that folds like an earlier one."""
+    kept: dict[str, str] = {}  # folded -> as typed
+    for keyword in keywords:
+        typed = clean_line(keyword)
+        kept.setdefault(normalise_search(typed), typed)
+    kept.pop("", None)
+    return list(kept.values())
 
 
-def fold_keywords(keywords: Iterable[str]) -> list[str]:
-    return sorted({normalise_search(k) for k in keywords if normalise_search(k)})
+@dataclass(frozen=True)
+class Filters:
+    """A subscriber's filters, ready to match many articles: category slugs, and keywords
+    folded like the search text (stored as typed; rows made before migration 0017 hold them
+    folded already, which folds to itself). Empty: no filter."""
+
+    categories: frozenset[str]
+    keywords: tuple[str, ...]
+
+    @classmethod
+    def of(cls, categories: Iterable[str], keywords: Iterable[str]) -> "Filters":
+        folded = (normalise_search(keyword) for keyword in keywords)
+        return cls(frozenset(categories), tuple(k for k in folded if k))
+
+    def passes(self, article: Article) -> bool:
+        if self.categories and article.category.slug not in self.categories:
+            return False
+        return not self.keywords or any(k in article.search_text for k in self.keywords)
 
 
 def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:

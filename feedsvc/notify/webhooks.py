@@ -11,6 +11,7 @@ private-address guard as sources, when saved and when sent to.
 import base64
 import secrets
 from datetime import datetime
+from typing import Annotated
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,10 +22,12 @@ from standardwebhooks.webhooks import Webhook
 from feedsvc.errors import InvalidInput, NotFound, UnsafeURL
 from feedsvc.models import Category, WebhookEndpoint
 from feedsvc.notify.hub import hub_signature
-from feedsvc.notify.rows import Attempt, AttemptResult, fold_keywords
+from feedsvc.notify.rows import Attempt, AttemptResult, clean_keywords
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
+
+Keyword = Annotated[str, Field(max_length=100)]
 
 
 class EndpointFields(BaseModel):
@@ -32,8 +35,11 @@ class EndpointFields(BaseModel):
 
     description: str | None = Field(None, max_length=500)
     categories: list[str] | None = Field(None, description="Category slugs; empty: all.")
-    keywords: list[str] | None = Field(
-        None, description="Any of these words (diacritics and case ignored); empty: all."
+    keywords: list[Keyword] | None = Field(
+        None,
+        max_length=50,
+        description="Any of these words, kept as typed, matched with diacritics and case"
+        " ignored; empty: all.",
     )
     enabled: bool | None = None
 
@@ -68,7 +74,7 @@ def add_endpoint(
         description=clean_line(data.description or ""),
         secret=new_secret(),
         categories=_check_categories(session, data.categories or []),
-        keywords=fold_keywords(data.keywords or []),
+        keywords=clean_keywords(data.keywords or []),
         enabled=data.enabled if data.enabled is not None else True,
         disabled_reason="",
         consecutive_failures=0,
@@ -94,7 +100,7 @@ def update_endpoint(session: Session, endpoint_id: int, data: EndpointUpdate) ->
     if values.get("categories") is not None:
         endpoint.categories = _check_categories(session, values["categories"])
     if values.get("keywords") is not None:
-        endpoint.keywords = fold_keywords(values["keywords"])
+        endpoint.keywords = clean_keywords(values["keywords"])
     if values.get("enabled") is True:
         endpoint.enabled, endpoint.disabled_reason, endpoint.consecutive_failures = True, "", 0
     elif values.get("enabled") is False:

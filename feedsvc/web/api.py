@@ -62,6 +62,7 @@ def article_json(article: Article) -> dict[str, Any]:
         "category": article.category.slug,
         "title": article.title,
         "summary": article.summary,
+        "summary_derived": article.summary_derived,
         "body_html": article.body_html,
         "author": article.author,
         "image_url": article.image_url,

@@ -212,7 +212,10 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 },
                 "Article": {
                     "type": "object",
-                    "description": "As written, plus id, guid, url, origin, dates in +07:00.",
+                    "description": (
+                        "As written, plus id, guid, url, origin, dates in +07:00;"
+                        " summary_derived: the summary was derived from the body."
+                    ),
                     "properties": {
                         name: {"type": kind}
                         for name, kind in {
@@ -222,6 +225,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             "category": "string",
                             "title": "string",
                             "summary": "string",
+                            "summary_derived": "boolean",
                             "body_html": "string",
                             "author": "string",
                             "image_url": ["string", "null"],
