@@ -21,6 +21,10 @@ class InvalidInput(FeedsvcError):
         self.fields = fields or {}
 
 
+class Expired(FeedsvcError):
+    """A signed link that was valid once and has run out."""
+
+
 class Conflict(FeedsvcError):
     """The request is valid but clashes with what is stored."""
 

@@ -13,7 +13,8 @@ PROTOCOL_ENDPOINTS = {  # public by the protocol; each checks its own proof
     "hub.subscribe",  # WebSub: verified with the callback before it takes effect
     "websub_callback.verify",  # random key in the URL, pending topic only
     "websub_callback.distribute",  # HMAC signature with the secret we gave
-    "subscribe.one_click_unsubscribe",  # RFC 8058: signed token in the URL
+    "subscribe.confirm_subscription",  # the signed token in the mail's link
+    "subscribe.unsubscribe_address",  # the same; RFC 8058 one-click POSTs come without a form
 }
 FORM_BLUEPRINTS = {"subscribe"}  # CSRF token
 ADMIN_BLUEPRINT = "admin"  # a signed-in session and a CSRF token

@@ -98,9 +98,10 @@ def verify_hub_intents(
             for intent in intents:
                 if stopping and stopping.is_set():
                     break
+                asked_at = utcnow()  # a lease runs from the verification request
                 confirmed = verify_intent(client, settings, intent)
                 with database.transaction() as session:
-                    record_verification(session, intent, confirmed, utcnow())
+                    record_verification(session, intent, confirmed, asked_at)
                 done += 1
     return done
 

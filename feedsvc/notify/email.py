@@ -3,7 +3,10 @@
 - ``subscribe`` records (or updates) a subscriber and queues a confirmation mail in the
   outbox; nothing else is sent until the address is confirmed through the signed link.
 - Links carry the subscriber's id signed with the instance key (itsdangerous), so no token
-  is stored; the confirmation link expires after three days.
+  is stored; the confirmation link expires after three days. Opening a link changes nothing
+  (mail scanners open every link): the web edge shows a button, whose POST confirms or
+  unsubscribes; ``confirmation_subscriber`` and ``unsubscription_subscriber`` read a link
+  for that page.
 - Every mail has a text and an HTML part in Vietnamese, a visible unsubscribe link, and
   ``List-Unsubscribe`` + ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. Headers with
   Vietnamese text are encoded per RFC 2047 by the ``email`` package's SMTP policy.
@@ -28,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.errors import Expired, InvalidInput, NotFound
 from feedsvc.models import Article, Category, Delivery, EmailSubscriber, InstanceKey
 from feedsvc.notify.rows import (
     Attempt,
@@ -93,9 +96,11 @@ def read_token(key: str, purpose: str, token: str, max_age: timedelta | None) ->
         seconds = int(max_age.total_seconds()) if max_age else None
         return int(_serializer(key, purpose).loads(token, max_age=seconds))
     except SignatureExpired as exc:
-        raise InvalidInput("this link has expired; please subscribe again") from exc
+        raise Expired("Liên kết này đã hết hạn. Xin đăng ký lại tại trang nhận tin.") from exc
     except (BadSignature, ValueError) as exc:
-        raise NotFound("this link is not valid") from exc
+        raise NotFound(
+            "Liên kết này không hợp lệ. Xin kiểm tra rằng bạn đã mở đủ liên kết trong thư."
+        ) from exc
 
 
 def subscribe(
@@ -138,19 +143,33 @@ def list_subscribers(session: Session) -> list[EmailSubscriber]:
     return list(session.scalars(select(EmailSubscriber).order_by(EmailSubscriber.id.desc())))
 
 
-def confirm(session: Session, settings: Settings, token: str, now: datetime) -> EmailSubscriber:
+def confirmation_subscriber(session: Session, settings: Settings, token: str) -> EmailSubscriber:
+    """The subscriber a confirmation link names; Expired or NotFound for a bad link."""
     subscriber_id = read_token(signing_key(session, settings), "confirm", token, CONFIRM_MAX_AGE)
     subscriber = session.get(EmailSubscriber, subscriber_id)
     if subscriber is None:
-        raise NotFound("this subscription no longer exists")
+        raise NotFound("Đăng ký này không còn nữa. Xin đăng ký lại tại trang nhận tin.")
+    return subscriber
+
+
+def confirm(session: Session, settings: Settings, token: str, now: datetime) -> EmailSubscriber:
+    subscriber = confirmation_subscriber(session, settings, token)
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at, subscriber.unsubscribed_at = now, None
     return subscriber
 
 
-def unsubscribe(session: Session, settings: Settings, token: str, now: datetime) -> None:
+def unsubscription_subscriber(
+    session: Session, settings: Settings, token: str
+) -> EmailSubscriber | None:
+    """The subscriber an unsubscribe link names (None if deleted since); NotFound for a
+    bad link."""
     subscriber_id = read_token(signing_key(session, settings), "unsubscribe", token, None)
-    subscriber = session.get(EmailSubscriber, subscriber_id)
+    return session.get(EmailSubscriber, subscriber_id)
+
+
+def unsubscribe(session: Session, settings: Settings, token: str, now: datetime) -> None:
+    subscriber = unsubscription_subscriber(session, settings, token)
     if subscriber is not None and subscriber.unsubscribed_at is None:
         subscriber.unsubscribed_at = now
 

@@ -1,30 +1,41 @@
 """The built-in WebSub hub (W3C WebSub §5-§7) for our own feeds, at /hub.
 
+Every MUST of the Recommendation that binds a hub, and the test that checks it, is listed in
+docs/decisions/0010-websub-hub.md.
+
 - A subscription request is checked and recorded as an *intent* (202 Accepted); the worker
   then verifies it with a GET on the callback carrying ``hub.challenge``, and only an echo
   of the challenge with a 2xx activates it (or ends it, for an unsubscription). A request
   for a topic that is not one of our feeds is denied: the callback gets ``hub.mode=denied``.
+  Both GETs keep the callback's own query string and append the ``hub.*`` parameters
+  (§5.1.1); a request changes the subscription only once it is verified, and a failed
+  verification leaves it as it was (§5.1).
+- Topics and callbacks are stored with percent-encoded unreserved characters decoded
+  (§5.1.1), so ``%2D`` and ``-`` name the same subscription.
 - Topics are our feed URLs, in every format: ``BASE_URL/feeds/<slug>.<rss|atom|json>``.
 - Leases have a default and bounds (settings); expired subscriptions get nothing.
 - Limits: subscriptions (live or awaiting verification) per callback host, and requests
   per hour per client address; beyond them a request is refused (429) with the reason.
 - Content distribution is a delivery in the outbox (see ``outbox.announce_due``): once per
   announce round, each topic with new entries gets one POST of a "fat ping" (§7): a document
-  of the topic's format holding just that round's new entries, with its Content-Type,
-  ``Link`` rel=hub and rel=self, and ``X-Hub-Signature: sha256=...`` when the subscriber gave
-  a secret. The document is built once per topic and shared by its subscribers; an article
-  the format cannot hold is left out (and logged), not the whole push.
+  of the topic's format with its Content-Type, ``Link`` rel=hub and rel=self, and
+  ``X-Hub-Signature: sha256=...`` when the subscriber gave a secret. RSS and Atom pushes hold
+  just that round's new entries (§7 lets a hub leave out the delivered ones); a JSON Feed
+  push holds the whole topic document, as §7 asks of every other format. The document is
+  built once per topic and shared by its subscribers; an article the format cannot hold is
+  left out (and logged), not the whole push.
 """
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy import func, or_, select
@@ -32,7 +43,13 @@ from sqlalchemy.orm import Session
 
 from feedsvc.errors import InvalidInput, RateLimited, UnsafeURL
 from feedsvc.feeds.render import MEDIA_TYPES
-from feedsvc.feeds.service import feed_state, render_entries
+from feedsvc.feeds.service import (
+    FeedRequest,
+    FeedState,
+    build_feed,
+    feed_state,
+    render_entries,
+)
 from feedsvc.models import Article, Category, HubSubscription
 from feedsvc.notify.rows import built_or_logged, delivery_row, new_payload
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
@@ -42,6 +59,27 @@ from feedsvc.urls import ALL_FEED, FEED_FORMATS
 
 MAX_SECRET_BYTES = 199  # WebSub §5.1: hub.secret must be less than 200 bytes
 MAX_URL = 1000
+_PERCENT_ENCODED = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def decode_unreserved(url: str) -> str:
+    """``url`` with its percent-encoded unreserved characters decoded (RFC 3986 §2.3: the
+    same URL), as WebSub §5.1.1 asks of hubs for the topic and the callback."""
+
+    def decoded(match: re.Match[str]) -> str:
+        char = chr(int(match[1], 16))
+        return char if char in _UNRESERVED else match[0]
+
+    return _PERCENT_ENCODED.sub(decoded, url)
+
+
+def callback_with(callback: str, params: dict[str, str]) -> str:
+    """The callback with ``params`` appended to its own query string with ``&`` (§5.1.1):
+    its parameters stay as they are, even those named like ours. A fragment is never sent."""
+    base = callback.partition("#")[0]
+    joint = "" if base.endswith(("?", "&")) else "&" if "?" in base else "?"
+    return base + joint + urlencode(params)
 
 
 @dataclass(frozen=True)
@@ -104,8 +142,10 @@ def record_intent(
     client_ip: str,
     now: datetime,
 ) -> None:
-    """Check a subscription request and keep it for verification (or for its denial)."""
+    """Check a subscription request and keep it for verification (or for its denial).
+    ``lease_seconds`` is ignored for an unsubscription (§5.1)."""
     _count_request(session, settings, client_ip, now)
+    topic, callback = decode_unreserved(topic), decode_unreserved(callback)
     if mode not in ("subscribe", "unsubscribe"):
         raise InvalidInput("hub.mode must be subscribe or unsubscribe", {"hub.mode": mode})
     if not topic or len(topic) > MAX_URL:
@@ -118,7 +158,7 @@ def record_intent(
         raise InvalidInput(str(exc), {"hub.callback": exc.fields.get("url", "refused")}) from exc
     if len(secret.encode()) > MAX_SECRET_BYTES:
         raise InvalidInput("hub.secret must be less than 200 bytes", {"hub.secret": "too long"})
-    lease = lease_seconds or settings.hub_lease_seconds
+    lease = (lease_seconds if mode == "subscribe" else None) or settings.hub_lease_seconds
     lease = min(max(lease, settings.hub_lease_min_seconds), settings.hub_lease_max_seconds)
     subscription = session.scalar(
         select(HubSubscription).where(
@@ -148,6 +188,7 @@ class Intent:
     callback: str
     lease_seconds: int
     reason: str
+    secret: str | None
 
 
 def claim_intents(session: Session, settings: Settings, now: datetime, limit: int) -> list[Intent]:
@@ -169,13 +210,15 @@ def claim_intents(session: Session, settings: Settings, now: datetime, limit: in
                 row.callback,
                 row.intent_lease_seconds or 0,
                 row.intent_reason,
+                row.intent_secret,
             )
         )
     return intents
 
 
 def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> bool:
-    """GET the callback: a denial is only told; a (un)subscription must echo the challenge."""
+    """GET the callback: a denial is only told; a (un)subscription must echo the challenge,
+    a fresh random one, exactly, with a 2xx (a redirect is not followed: it fails, §5.3.1)."""
     params = {"hub.mode": intent.mode, "hub.topic": intent.topic}
     if intent.mode == "denied":
         params["hub.reason"] = intent.reason
@@ -185,7 +228,8 @@ def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> b
             params["hub.lease_seconds"] = str(intent.lease_seconds)
     try:
         check_scheme(intent.callback)  # the address is checked by the client
-        with client.stream("GET", intent.callback, params=params) as response:
+        url = callback_with(intent.callback, params)
+        with client.stream("GET", url) as response:
             answer = read_capped(response, ANSWER_LIMIT)
     except (UnsafeURL, httpx.HTTPError):
         return False
@@ -194,15 +238,32 @@ def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> b
     return response.is_success and answer == params["hub.challenge"].encode()
 
 
-def record_verification(session: Session, intent: Intent, confirmed: bool, now: datetime) -> None:
+def _pending(subscription: HubSubscription) -> tuple[str, str | None, int]:
+    """What the latest request asked, as its Intent holds it."""
+    return (
+        subscription.intent,
+        subscription.intent_secret,
+        subscription.intent_lease_seconds or 0,
+    )
+
+
+def record_verification(
+    session: Session, intent: Intent, confirmed: bool, asked_at: datetime
+) -> None:
+    """Apply a verified intent (a lease runs from ``asked_at``, when the verification GET
+    was made, §5.3); a failed one leaves the subscription as it was (§5.1)."""
     subscription = session.get(HubSubscription, intent.subscription_id)
-    if subscription is None or subscription.intent != intent.mode:
+    if subscription is None or _pending(subscription) != (
+        intent.mode,
+        intent.secret,
+        intent.lease_seconds,
+    ):
         return  # a newer request came meanwhile: it is verified on its own
     if intent.mode == "subscribe" and confirmed:
         subscription.active = True
         subscription.secret = subscription.intent_secret
         subscription.lease_seconds = intent.lease_seconds
-        subscription.expires_at = now + timedelta(seconds=intent.lease_seconds)
+        subscription.expires_at = asked_at + timedelta(seconds=intent.lease_seconds)
     elif (intent.mode == "unsubscribe" and confirmed) or intent.mode == "denied":
         subscription.active = False
     subscription.intent, subscription.intent_secret = "", None
@@ -256,9 +317,26 @@ def hub_rows(
 def _fat_ping(
     session: Session, settings: Settings, feed: TopicFeed, entries: list[Article], now: datetime
 ) -> tuple[str, int] | None:
-    """The topic's document holding ``entries`` (those the format cannot hold are left out
-    by the renderer) and the id of the newest, which names the push's deliveries."""
+    """The topic's push (see ``_push_document``) and the id of the newest of ``entries``,
+    which names its deliveries."""
     state = feed_state(session, feed.slug, now)
-    render = partial(render_entries, settings, state, feed.fmt, entries)
+    render = partial(_push_document, session, settings, state, feed, entries, now)
     body = built_or_logged(f"the {feed.fmt} push of {feed.slug}", [a.id for a in entries], render)
     return (body.decode(), entries[0].id) if body is not None else None
+
+
+def _push_document(
+    session: Session,
+    settings: Settings,
+    state: FeedState,
+    feed: TopicFeed,
+    entries: list[Article],
+    now: datetime,
+) -> bytes:
+    """RSS and Atom: the topic's document holding just ``entries`` (§7 lets a hub leave
+    out the entries it delivered before). JSON Feed, which §7 gives no such exception: the
+    whole topic document, as a GET of the topic answers it. Articles the format cannot hold
+    are left out by the renderer."""
+    if feed.fmt == "json":
+        return build_feed(session, settings, state, FeedRequest(feed.slug, feed.fmt), now).body
+    return render_entries(settings, state, feed.fmt, entries)

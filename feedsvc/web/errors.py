@@ -10,6 +10,7 @@ from feedsvc.db import UNAVAILABLE_ERRORS
 from feedsvc.errors import (
     Conflict,
     DatabaseUnavailable,
+    Expired,
     FeedsvcError,
     InvalidInput,
     NotAFeed,
@@ -18,7 +19,14 @@ from feedsvc.errors import (
     UpstreamError,
 )
 
-STATUS = {NotFound: 404, Conflict: 409, NotAFeed: 422, RateLimited: 429, UpstreamError: 502}
+STATUS = {
+    NotFound: 404,
+    Expired: 400,
+    Conflict: 409,
+    NotAFeed: 422,
+    RateLimited: 429,
+    UpstreamError: 502,
+}
 # While the database cannot be reached: clients (and proxies) try again after this many seconds.
 RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "Hệ thống tạm thời gián đoạn, xin thử lại sau ít phút (service unavailable)"

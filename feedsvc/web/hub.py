@@ -1,8 +1,8 @@
 """The WebSub hub endpoint: POST /hub with hub.mode, hub.topic, hub.callback, ...
 
 A request is answered 202 Accepted and verified later by the worker (see notify.hub); a
-malformed one gets 400 with what is wrong, in plain text; one beyond the hub's limits 429
-with which.
+malformed one gets 400 with what is wrong, in plain text (415 if it is not a form); one
+beyond the hub's limits 429 with which. The answer never depends on the verification.
 """
 
 from flask import Blueprint, Response, request
@@ -14,6 +14,7 @@ from feedsvc.web import context
 from feedsvc.web.params import whole_number
 
 blueprint = Blueprint("hub", __name__)
+FORM = "application/x-www-form-urlencoded"  # WebSub §5.1: the request's only type
 
 
 @blueprint.errorhandler(InvalidInput)
@@ -23,9 +24,15 @@ def bad_request(exc: InvalidInput) -> Response:
 
 
 @blueprint.post("/hub")
-def subscribe() -> tuple[str, int]:
+def subscribe() -> Response | tuple[str, int]:
+    """Parameters the hub does not know are ignored (§5.1); ``hub.lease_seconds`` too, on
+    an unsubscription."""
+    if request.mimetype != FORM:
+        reason = f"a subscription request is a form: Content-Type {FORM}\n"
+        return Response(reason, status=415, mimetype="text/plain")
     form = request.form
-    lease = form.get("hub.lease_seconds", "")
+    mode = form.get("hub.mode", "")
+    lease = form.get("hub.lease_seconds", "") if mode == "subscribe" else ""
     lease_seconds = whole_number(lease)
     if lease and lease_seconds is None:
         raise InvalidInput("hub.lease_seconds must be a number", {"hub.lease_seconds": "number"})
@@ -33,7 +40,7 @@ def subscribe() -> tuple[str, int]:
     record_intent(
         session,
         context.settings(),
-        mode=form.get("hub.mode", ""),
+        mode=mode,
         topic=form.get("hub.topic", ""),
         callback=form.get("hub.callback", ""),
         lease_seconds=lease_seconds,

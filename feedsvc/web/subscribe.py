@@ -1,8 +1,11 @@
 """E-mail subscription pages: /subscribe (form), /subscribe/confirm/<token>, /unsubscribe/<token>.
 
-The form is CSRF-protected and rate-limited; ``POST /unsubscribe/<token>`` is the RFC 8058
-one-click target that mail clients call without a form, so it is exempt from CSRF (the
-signed token is its proof).
+The form is CSRF-protected and rate-limited. The links of the mails change nothing when
+opened, since mail security scanners open every link: ``GET`` shows a page with a button,
+and the button's ``POST`` to the same URL confirms or unsubscribes. ``POST
+/unsubscribe/<token>`` is also the RFC 8058 one-click target that mail clients call without
+a page. Those two POSTs are exempt from CSRF: the signed token in the URL is their proof,
+and no session or cookie is involved (docs/decisions/0011-mail-links-open-a-page.md).
 """
 
 from flask import Blueprint, render_template, request
@@ -11,7 +14,14 @@ from pydantic import ValidationError
 from wtforms import ValidationError as WTFormsValidationError
 
 from feedsvc.categories import list_categories
-from feedsvc.notify.email import SubscribeForm, confirm, subscribe, unsubscribe
+from feedsvc.notify.email import (
+    SubscribeForm,
+    confirm,
+    confirmation_subscriber,
+    subscribe,
+    unsubscribe,
+    unsubscription_subscriber,
+)
 from feedsvc.text import utcnow
 from feedsvc.web import context
 from feedsvc.web.errors import validation_fields
@@ -20,11 +30,16 @@ from feedsvc.web.public import feed_links
 blueprint = Blueprint("subscribe", __name__)
 
 
+TOKEN_PROOF = {"subscribe.confirm_subscription", "subscribe.unsubscribe_address"}
+# An old confirmation link of an address confirmed, then unsubscribed: the form makes it anew.
+LEFT_ALREADY = ("Đã hủy nhận tin", "Muốn nhận tin lại, xin đăng ký tại trang nhận tin.")
+
+
 @blueprint.before_request
 def check_csrf() -> None:
-    """Every form post carries the CSRF token, except the RFC 8058 one-click unsubscribe,
-    which mail clients send without a form: its signed link is the proof."""
-    if request.method == "POST" and request.endpoint != "subscribe.one_click_unsubscribe":
+    """Every form post carries the CSRF token, except the POSTs of the mails' links, whose
+    signed token is the proof (RFC 8058's one-click POST comes without any form)."""
+    if request.method == "POST" and request.endpoint not in TOKEN_PROOF:
         try:
             validate_csrf(request.form.get("csrf_token"))
         except WTFormsValidationError as exc:
@@ -72,20 +87,44 @@ def submit() -> tuple[str, int]:
 
 
 @blueprint.get("/subscribe/confirm/<token>")
-def confirmed(token: str) -> tuple[str, int]:
+def confirm_page(token: str) -> tuple[str, int]:
+    """A page with the button that confirms; opening the link confirms nothing."""
+    subscriber = confirmation_subscriber(context.session(), context.settings(), token)
+    if subscriber.unsubscribed_at is not None:
+        return _message(*LEFT_ALREADY)
+    if subscriber.confirmed_at is not None:
+        return _message("Địa chỉ đã được xác nhận", "Bạn đang nhận tin qua thư điện tử.")
+    page = render_template(
+        "confirm.html", token=token, email=subscriber.email, feeds=feed_links(None)
+    )
+    return page, 200
+
+
+@blueprint.post("/subscribe/confirm/<token>")
+def confirm_subscription(token: str) -> tuple[str, int]:
     session = context.session()
-    confirm(session, context.settings(), token, utcnow())
+    subscriber = confirm(session, context.settings(), token, utcnow())
     session.commit()
+    if subscriber.unsubscribed_at is not None:
+        return _message(*LEFT_ALREADY)
     return _message("Đăng ký thành công", "Bạn sẽ nhận được tin mới qua thư điện tử.")
 
 
 @blueprint.get("/unsubscribe/<token>")
-def ask_unsubscribe(token: str) -> str:
-    return render_template("unsubscribe.html", token=token, feeds=feed_links(None))
+def unsubscribe_page(token: str) -> tuple[str, int]:
+    """A page with the button that unsubscribes; opening the link changes nothing."""
+    subscriber = unsubscription_subscriber(context.session(), context.settings(), token)
+    if subscriber is None or subscriber.unsubscribed_at is not None:
+        return _message("Đã hủy nhận tin", "Địa chỉ này không còn nhận thư từ chúng tôi.")
+    page = render_template(
+        "unsubscribe.html", token=token, email=subscriber.email, feeds=feed_links(None)
+    )
+    return page, 200
 
 
 @blueprint.post("/unsubscribe/<token>")
-def one_click_unsubscribe(token: str) -> tuple[str, int]:
+def unsubscribe_address(token: str) -> tuple[str, int]:
+    """The page's button, and RFC 8058's one-click POST (``List-Unsubscribe=One-Click``)."""
     session = context.session()
     unsubscribe(session, context.settings(), token, utcnow())
     session.commit()
