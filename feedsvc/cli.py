@@ -1,7 +1,8 @@
 """The `feedsvc` command.
 
-Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict), 2 usage error
-(click), 78 unusable configuration.
+Exit codes: 0 success, 1 a refused operation (bad input, not found, conflict) or a failed
+fetch, 2 usage error (click), 75 `fetch` skipped a source (held back, or being fetched by
+another process: try again later), 78 unusable configuration.
 """
 
 import random
@@ -10,7 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,7 +23,10 @@ from feedsvc.accounts import ROLES, create_user, list_users
 from feedsvc.db import Database, check_schema, create_database, upgrade_database
 from feedsvc.demo import load_demo
 from feedsvc.errors import ConfigurationError, FeedsvcError
-from feedsvc.ingest.refresh import refresh_source
+from feedsvc.ingest.claims import SKIP_BUSY, SKIP_FRESH, SKIP_HELD
+from feedsvc.ingest.parse_pool import ParserPool
+from feedsvc.ingest.refresh import RefreshOutcome, Which, refresh_sources
+from feedsvc.ingest.schedule import HOLD_REASONS, manual_fetch_hold
 from feedsvc.log import configure_logging
 from feedsvc.models import Source
 from feedsvc.settings import Settings, load_settings
@@ -39,6 +43,7 @@ from feedsvc.text import format_local, utcnow
 from feedsvc.tokens import create_token, list_tokens, revoke_token
 
 EXIT_REFUSED = 1
+EXIT_SKIPPED = 75  # EX_TEMPFAIL: `fetch` left a source for later
 EXIT_CONFIG = 78
 
 
@@ -262,6 +267,10 @@ def _source_lines(source: Source) -> list[str]:
     )
     if source.last_error:
         lines.append(f"\terror ({source.consecutive_failures} in a row): {source.last_error}")
+    hold = manual_fetch_hold(source.hold_until, source.hold_reason, utcnow(), force=False)
+    if hold and source.enabled:
+        until, reason = format_local(hold.until), HOLD_REASONS[hold.reason]
+        lines.append(f"\theld back until {until} ({reason}): `fetch` skips it without --force")
     if source.last_warning:
         lines.append(f"\twarning: {source.last_warning}")
     if source.websub_state:
@@ -303,27 +312,54 @@ def sources_export_opml(ctx: _Context) -> None:
 
 @main.command()
 @click.argument("source", required=False)
+@click.option(
+    "--force", is_flag=True, help="Fetch also sources held back by Retry-After or backoff."
+)
 @pass_context
-def fetch(ctx: _Context, source: str | None) -> None:
-    """Fetch SOURCE (number or URL) now, or every enabled source."""
+def fetch(ctx: _Context, source: str | None, force: bool) -> None:
+    """Fetch SOURCE (number or URL) now, or every enabled source, the way the worker does
+    (concurrently, one HTTP client, parsing in other processes); one line per source.
+
+    A source that an upstream's Retry-After or the backoff after failures holds back is
+    skipped, with the time until when, unless --force; so is one another process is
+    fetching. Exit code: 0 every source fetched, 1 a fetch failed, 75 none failed but some
+    were skipped.
+    """
     with _errors_to_exit_codes():
-        with ctx.database.transaction() as session:
-            chosen = [find_source(session, source)] if source else list_sources(session)
-            ids = [s.id for s in chosen if s.enabled or source]
-        failures = 0
-        for source_id in ids:
-            outcome = refresh_source(ctx.database, ctx.settings, source_id)
-            if outcome.error:
-                failures += 1
-                click.echo(f"{source_id}: FAILED: {outcome.error}", err=True)
-            else:
-                click.echo(
-                    f"{source_id}: HTTP {outcome.status}, {len(outcome.new_ids)} new, "
-                    f"{outcome.updated} updated"
-                    + (f" (warning: {outcome.warning})" if outcome.warning else "")
-                )
-        if failures:
-            sys.exit(EXIT_REFUSED)
+        which: Which = "enabled"
+        if source:
+            with ctx.database.transaction() as session:
+                which = find_source(session, source).id
+        parsers = ParserPool(ctx.settings.parse_processes, ctx.settings.parse_recycle_bytes)
+        with closing(parsers):
+            outcomes = refresh_sources(
+                ctx.database, ctx.settings, which, parse=parsers.parse, force=force
+            )
+    for outcome in sorted(outcomes, key=lambda o: o.source_id):
+        click.echo(_outcome_line(outcome), err=bool(outcome.error))
+    if any(o.error for o in outcomes):
+        sys.exit(EXIT_REFUSED)
+    if any(o.skipped in (SKIP_HELD, SKIP_BUSY) for o in outcomes):
+        sys.exit(EXIT_SKIPPED)
+
+
+def _outcome_line(outcome: RefreshOutcome) -> str:
+    head = f"{outcome.source_id}: "
+    if outcome.hold:
+        until = format_local(outcome.hold.until)
+        reason = HOLD_REASONS[outcome.hold.reason]
+        return head + f"skipped: held back until {until} ({reason}); --force fetches it"
+    if outcome.skipped == SKIP_BUSY:
+        return head + "skipped: another process is fetching it right now"
+    if outcome.skipped == SKIP_FRESH:
+        return head + "skipped: another process fetched it meanwhile"
+    if outcome.error:
+        return head + f"FAILED: {outcome.error}"
+    warning = f" (warning: {outcome.warning})" if outcome.warning else ""
+    return (
+        head + f"HTTP {outcome.status}, {len(outcome.new_ids)} new, "
+        f"{outcome.updated} updated{warning}"
+    )
 
 
 def _start_block(settings: Settings, password: str | None) -> str:

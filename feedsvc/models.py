@@ -116,8 +116,15 @@ class Source(Base):
     # HTTP validators of the last 200 response, sent back for a 304.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
-    # Schedule: claimed by moving next_fetch_at forward (see ingest.claim).
+    # Schedule: claimed by moving next_fetch_at forward (see ingest.refresh).
     next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Lease of the fetch running now (NULL: none), so a manual fetch never runs beside it.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Held back after a failure until then (NULL: not held): by the upstream's Retry-After
+    # (hold_reason "retry_after") or by backoff ("backoff"). Manual fetches respect it unless
+    # forced; next_fetch_at is then the same time, so the worker's due query needs no more.
+    hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_reason: Mapped[str] = mapped_column(String(20), default="", server_default="")
     # Health of the last fetch.
     last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         10, ge=1, description="Failed fetches in a row before a source is disabled."
     )
     backoff_max_minutes: int = Field(
-        24 * 60, ge=1, description="Longest wait after failures (exponential backoff)."
+        24 * 60, ge=1, description="Longest wait after failures (backoff, Retry-After)."
     )
     websub_lease_seconds: int = Field(
         7 * 24 * 3600, ge=3600, description="Lease asked of upstream WebSub hubs."

@@ -113,6 +113,7 @@ def update_source(
     if values.get("enabled") is True and not source.enabled:
         source.enabled, source.disabled_reason = True, ""
         source.consecutive_failures, source.next_fetch_at = 0, now
+        source.hold_until, source.hold_reason = None, ""
     elif values.get("enabled") is False:
         source.enabled, source.disabled_reason = False, "paused by an admin"
     return source

@@ -24,8 +24,13 @@ class Sources:
             data = SourceCreate(url=url, category=category, **fields)  # type: ignore[arg-type]
             return add_source(session, data, self.settings, utcnow(), random.Random(1)).id
 
-    def refresh(self, source_id: int, settings: Settings | None = None) -> RefreshOutcome:
-        return refresh_source(self.database, settings or self.settings, source_id, random.Random(1))
+    def refresh(
+        self, source_id: int, settings: Settings | None = None, *, force: bool = True
+    ) -> RefreshOutcome:
+        """Fetch now; forced by default, as if it were due, so tests can fail a source
+        again and again (``force=False``: a manual fetch, held back after failures)."""
+        settings = settings or self.settings
+        return refresh_source(self.database, settings, source_id, random.Random(1), force=force)
 
     def get(self, source_id: int) -> Source:
         with self.database.transaction() as session:

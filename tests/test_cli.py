@@ -15,18 +15,22 @@ from feedsvc.text import utcnow
 from tests.conftest import ROOT
 
 
-def feedsvc(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
+def environment(database_url: str, **env: str) -> dict[str, str]:
+    """Of a `feedsvc` subprocess: ``database_url``, no config file, FEEDSVC_* ``env``."""
+    return {
         **os.environ,
         "FEEDSVC_DATABASE_URL": database_url,
         "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
         **env,
     }
+
+
+def feedsvc(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "feedsvc.cli", *args],
         capture_output=True,
         text=True,
-        env=environment,
+        env=environment(database_url, **env),
         timeout=60,
         check=False,
     )

@@ -1,12 +1,16 @@
 """A real HTTP server on 127.0.0.1 playing upstream feeds for the ingest tests.
 
 Each path answers what a test configures: a body with headers, a status, a redirect, a
-delay; conditional GETs get 304 when the ETag matches. Every request is recorded.
+delay; conditional GETs get 304 when the ETag matches. Every request is recorded, and how many
+are answered at once (``in_flight``).
 """
 
 import gzip
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,10 +34,36 @@ class Seen:
     headers: dict[str, str]
 
 
-class Upstream:
+class InFlight:
+    """Requests being answered at once: the most seen together, overall and per path."""
+
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now: Counter[str] = Counter()
+        self.most = 0
+        self.most_per_path: Counter[str] = Counter()
+
+    @contextmanager
+    def answering(self, path: str) -> Iterator[None]:
+        with self._lock:
+            self._now[path] += 1
+            self.most = max(self.most, self._now.total())
+            self.most_per_path[path] = max(self.most_per_path[path], self._now[path])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now[path] -= 1
+
+
+class Upstream:
+    """``shared``: an InFlight that several upstreams (hosts) count into together."""
+
+    def __init__(self, shared: InFlight | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Seen] = []
+        self.in_flight = InFlight()
+        gauges = [self.in_flight, shared or InFlight()]
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +71,10 @@ class Upstream:
 
             def do_GET(self) -> None:
                 upstream.requests.append(Seen(self.path, dict(self.headers)))
+                with gauges[0].answering(self.path), gauges[1].answering(self.path):
+                    self.answer()
+
+            def answer(self) -> None:
                 route = upstream.routes.get(self.path, Route(b"not here", 404))
                 body = gzip.compress(route.body) if route.gzip else route.body
                 etag = route.headers.get("ETag")

@@ -19,6 +19,7 @@ from feedsvc.settings import Settings
 
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
+RETRY_AFTER_BOUND = 10**9  # seconds (about 31 years): far beyond any cap, within a timedelta
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,17 @@ class FetchResult:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or odd."""
+    """Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3); None if absent or odd.
+    Absurd values are bounded here only so they fit a timedelta; the schedule caps them."""
     if not value:
         return None
     if value.strip().isdigit():
-        return timedelta(seconds=int(value))
+        return timedelta(seconds=min(int(value), RETRY_AFTER_BOUND))
     try:
-        return max(parsedate_to_datetime(value) - now, timedelta(0))
-    except (TypeError, ValueError):
+        wait = (parsedate_to_datetime(value) - now).total_seconds()
+    except (TypeError, ValueError, OverflowError):
         return None
+    return timedelta(seconds=min(max(wait, 0), RETRY_AFTER_BOUND))
 
 
 def fetch_feed(

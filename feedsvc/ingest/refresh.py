@@ -1,9 +1,11 @@
-"""The one refresh path: claim a source, fetch it, parse it, store what is new, record health.
+"""The one refresh path: claim sources, fetch them, parse them, store what is new, record
+health. The worker's rounds of due sources and manual fetches (``feedsvc fetch``, "fetch
+now" of the API and the admin) are the same round (``refresh_sources``), with other claims
+(``ingest.claims``).
 
-No database transaction is open while a source is fetched or parsed. A source is *claimed*
-by moving its ``next_fetch_at`` past a lease in a short transaction (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL), so any number of workers share the due sources without fetching one
-twice; a worker that dies mid-fetch leaves the source due again when the lease ends.
+No database transaction is open while a source is fetched or parsed. Recording a fetch ends
+its claim; a failure holds the source back (``hold_until``) until its next try, which manual
+fetches respect unless forced.
 """
 
 import logging
@@ -12,11 +14,11 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from datetime import datetime
+from typing import Literal
 
 import httpx
 from sqlalchemy import select, update
@@ -24,10 +26,18 @@ from sqlalchemy.orm import Session
 
 from feedsvc.announcement import max_age
 from feedsvc.db import Database
-from feedsvc.errors import Conflict, NotAFeed, NotFound
+from feedsvc.errors import NotAFeed, NotFound
+from feedsvc.ingest.claims import (
+    Claims,
+    DueClaims,
+    ManualClaims,
+    Ticket,
+    enabled_source_ids,
+    host_of,
+)
 from feedsvc.ingest.fetch import FetchResult, fetch_feed
 from feedsvc.ingest.parse import ParsedFeed, parse_feed
-from feedsvc.ingest.schedule import after_failure, after_success
+from feedsvc.ingest.schedule import Hold, after_failure, after_success
 from feedsvc.ingest.store import store_entries
 from feedsvc.ingest.websub import (
     SubscribeRequest,
@@ -45,18 +55,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Ticket:
-    """What a claimed source's fetch needs, read in the claiming transaction."""
-
-    source_id: int
-    url: str
-    etag: str | None
-    last_modified: str | None
-    interval_minutes: int
-    renew_at: datetime | None  # when the WebSub lease needs renewing, if one is active
-
-
-@dataclass(frozen=True)
 class RefreshOutcome:
     source_id: int
     status: int | None
@@ -65,68 +63,8 @@ class RefreshOutcome:
     error: str = ""
     warning: str = ""
     disabled_reason: str = ""
-
-
-def _lease(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.fetch_total_timeout * 2 + 60)
-
-
-def _ticket(source: Source, now: datetime, settings: Settings) -> Ticket:
-    source.next_fetch_at = now + _lease(settings)
-    return Ticket(
-        source.id,
-        source.url,
-        source.etag,
-        source.last_modified,
-        source.interval_minutes,
-        renewal_due(source.websub_state, source.websub_lease_expires_at),
-    )
-
-
-def host_of(url: str) -> str:
-    """What ``fetch_per_host`` counts by: the URL's host and port."""
-    return urlsplit(url).netloc.rpartition("@")[2].lower()
-
-
-def claim_due_sources(
-    session: Session,
-    settings: Settings,
-    now: datetime,
-    limit: int,
-    busy_hosts: Mapping[str, int] | None = None,
-) -> list[Ticket]:
-    """Claim up to ``limit`` due sources, oldest due first, none of a host that already has
-    ``fetch_per_host`` fetches running here (``busy_hosts``). Looks at a few times ``limit``
-    due rows, so a host with many due sources does not hold back the others behind it."""
-    taken = Counter(busy_hosts or {})
-    stmt = (
-        select(Source)
-        .where(Source.enabled.is_(True), Source.next_fetch_at <= now)
-        .order_by(Source.next_fetch_at)
-        .limit(limit * 4)
-        .with_for_update(skip_locked=True)
-    )
-    tickets: list[Ticket] = []
-    for source in session.scalars(stmt):
-        host = host_of(source.url)
-        if taken[host] >= settings.fetch_per_host:
-            continue
-        taken[host] += 1
-        tickets.append(_ticket(source, now, settings))
-        if len(tickets) == limit:
-            break
-    return tickets
-
-
-def claim_source(session: Session, settings: Settings, source_id: int, now: datetime) -> Ticket:
-    """Claim one source now, due or not ("fetch now"); refused while another fetch runs."""
-    stmt = select(Source).where(Source.id == source_id).with_for_update(skip_locked=True)
-    source = session.scalar(stmt)
-    if source is None:
-        if session.get(Source, source_id) is None:
-            raise NotFound(f"no source {source_id}")
-        raise Conflict(f"source {source_id} is being fetched right now")
-    return _ticket(source, now, settings)
+    skipped: str = ""  # not fetched, and why: claims.SKIP_HELD, SKIP_BUSY or SKIP_FRESH
+    hold: Hold | None = None  # with SKIP_HELD: until when, and why
 
 
 def _record(
@@ -143,6 +81,7 @@ def _record(
     if source is None:  # deleted while it was being fetched
         return RefreshOutcome(ticket.source_id, fetched.status, error="source deleted"), None
     source.last_fetch_at = now
+    source.claimed_until = None
     source.last_status = fetched.status
     source.last_duration_ms = fetched.duration_ms
     source.last_bytes = fetched.size
@@ -168,8 +107,10 @@ def _record(
             rng,
         )
         source.next_fetch_at = plan.at
+        source.hold_until, source.hold_reason = plan.at, plan.hold_reason
         if plan.disable_reason:
             source.enabled, source.disabled_reason = False, plan.disable_reason
+            source.hold_until, source.hold_reason = None, ""
         outcome = RefreshOutcome(
             source.id, fetched.status, error=error, disabled_reason=plan.disable_reason
         )
@@ -197,6 +138,7 @@ def _record(
     else:  # 304: the lease may still need renewing, at the hub we know
         subscribe = want_subscription(source, source.websub_hub, source.websub_topic, settings, now)
     source.consecutive_failures = 0
+    source.hold_until, source.hold_reason = None, ""
     source.last_error = ""
     source.last_new, source.last_updated = len(stored_new), stored_updated
     source.last_unannounced = unannounced
@@ -245,6 +187,9 @@ def _record_not_modified(
         .where(Source.id == ticket.source_id)
         .values(
             last_fetch_at=now,
+            claimed_until=None,
+            hold_until=None,
+            hold_reason="",
             last_status=fetched.status,
             last_duration_ms=fetched.duration_ms,
             last_bytes=0,
@@ -313,14 +258,21 @@ def run_ticket(
     return outcome
 
 
+Which = Literal["due", "enabled"] | int  # the due sources, every enabled one, or that one
+
+
 def refresh_source(
-    database: Database, settings: Settings, source_id: int, rng: random.Random | None = None
+    database: Database,
+    settings: Settings,
+    source_id: int,
+    rng: random.Random | None = None,
+    *,
+    force: bool = False,
 ) -> RefreshOutcome:
-    """Fetch one source now (CLI, API, admin)."""
-    with database.transaction() as session:
-        ticket = claim_source(session, settings, source_id, utcnow())
-    with fetch_client(settings) as client:
-        return run_ticket(database, settings, client, ticket, rng or random.Random())
+    """Fetch one source now ("fetch now" of the API and the admin), due or not, unless it is
+    skipped (``RefreshOutcome.skipped``); NotFound if there is no such source."""
+    (outcome,) = refresh_sources(database, settings, source_id, rng, force=force)
+    return outcome
 
 
 STOP_GRACE = 5.0  # seconds running fetches have to end once the job is stopping
@@ -343,28 +295,35 @@ def _log_outcome(ticket: Ticket, outcome: RefreshOutcome) -> None:
         log.debug("%s, nothing new", line)
 
 
-def refresh_due_sources(
+def refresh_sources(
     database: Database,
     settings: Settings,
+    which: Which = "due",
     rng: random.Random | None = None,
     parse: Parser = parse_feed,
     client: httpx.Client | None = None,
     *,
+    force: bool = False,
     stopping: threading.Event | None = None,
 ) -> list[RefreshOutcome]:
-    """The scheduler's job: fetch due sources, ``fetch_concurrency`` at once, at most
-    ``fetch_per_host`` at once to one host, until none is due or ``stopping`` is set.
+    """The one refresh round, of the worker (``which="due"``) and of manual fetches (every
+    enabled source, or one by id): ``fetch_concurrency`` fetches at once, at most
+    ``fetch_per_host`` at once to one host, until none is left or ``stopping`` is set.
 
     No batch barrier: a source claimed takes one slot, and whenever a slot frees the next
-    due source is claimed, so a slow upstream (bounded by ``fetch_total_timeout``) holds up
+    source is claimed, so a slow upstream (bounded by ``fetch_total_timeout``) holds up
     nobody else. Once ``stopping`` is set, running fetches have STOP_GRACE seconds; those
     still running are left to their lease, in daemon threads that do not hold up the
     process's exit. ``parse`` is where feeds are parsed: in the fetching thread by default,
-    in other processes when the scheduler passes ``ParserPool.parse``. ``client``: the
-    worker's long-lived fetch client, else one made for this run.
+    in other processes when given ``ParserPool.parse``. ``client``: a long-lived fetch
+    client (the worker's), else one made for this round. ``force``: manual fetches also
+    fetch sources a failure holds back. Outcomes come in the order fetches end, skipped
+    sources (manual rounds) among them.
     """
     rng = rng or random.Random()
     stopping = stopping or threading.Event()
+    with database.transaction() as session:
+        claims = _claims_of(session, which, force)
     poll = float(min(settings.scheduler_tick_seconds, 5))
     ended: queue.SimpleQueue[tuple[Ticket, RefreshOutcome | Exception]] = queue.SimpleQueue()
     running = 0
@@ -385,13 +344,16 @@ def refresh_due_sources(
             free = settings.fetch_concurrency - running
             if free and not stopping.is_set() and time.monotonic() - last_claim >= poll:
                 with database.transaction() as session:
-                    tickets = claim_due_sources(session, settings, utcnow(), free, busy_hosts)
+                    tickets, skipped = claims.take(session, settings, utcnow(), free, busy_hosts)
                 last_claim = time.monotonic()
+                outcomes.extend(
+                    RefreshOutcome(k.source_id, None, skipped=k.why, hold=k.hold) for k in skipped
+                )
                 for ticket in tickets:
                     busy_hosts[host_of(ticket.url)] += 1
                     running += 1
                     threading.Thread(target=fetch, args=(ticket,), daemon=True).start()
-            if not running:
+            if not running and (claims.finished or stopping.is_set()):
                 break
             if stopping.is_set():
                 stop_by = stop_by or time.monotonic() + STOP_GRACE
@@ -407,14 +369,39 @@ def refresh_due_sources(
             if isinstance(result, Exception):
                 log.error("refreshing source %s failed", ticket.source_id, exc_info=result)
             else:
-                _log_outcome(ticket, result)
+                if not result.skipped:
+                    _log_outcome(ticket, result)
                 outcomes.append(result)
-    if outcomes:
+    fetched = [o for o in outcomes if not o.skipped]
+    if fetched:
         log.debug(
             "refreshed %d source(s): %d new, %d updated, %d failed",
-            len(outcomes),
-            sum(len(o.new_ids) for o in outcomes),
-            sum(o.updated for o in outcomes),
-            sum(1 for o in outcomes if o.error),
+            len(fetched),
+            sum(len(o.new_ids) for o in fetched),
+            sum(o.updated for o in fetched),
+            sum(1 for o in fetched if o.error),
         )
     return outcomes
+
+
+def refresh_due_sources(
+    database: Database,
+    settings: Settings,
+    rng: random.Random | None = None,
+    parse: Parser = parse_feed,
+    client: httpx.Client | None = None,
+    *,
+    stopping: threading.Event | None = None,
+) -> list[RefreshOutcome]:
+    """The scheduler's job: one round of the due sources (see ``refresh_sources``)."""
+    return refresh_sources(database, settings, "due", rng, parse, client, stopping=stopping)
+
+
+def _claims_of(session: Session, which: Which, force: bool) -> Claims:
+    if isinstance(which, int):
+        if session.get(Source, which) is None:
+            raise NotFound(f"no source {which}")
+        return ManualClaims([which], force, utcnow())
+    if which == "enabled":
+        return ManualClaims(enabled_source_ids(session), force, utcnow())
+    return DueClaims()

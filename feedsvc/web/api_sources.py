@@ -11,8 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field
 
+from feedsvc.errors import Conflict
+from feedsvc.ingest.claims import SKIP_BUSY
 from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_source
+from feedsvc.ingest.schedule import HOLD_REASONS
 from feedsvc.models import Source
 from feedsvc.sources import (
     SourceCreate,
@@ -26,7 +29,7 @@ from feedsvc.sources import (
 from feedsvc.text import to_local, utcnow
 from feedsvc.web import context
 from feedsvc.web.auth import require_token
-from feedsvc.web.params import json_body
+from feedsvc.web.params import flag, json_body
 
 blueprint = Blueprint("api_sources", __name__, url_prefix="/api/v1/sources")
 
@@ -63,6 +66,8 @@ def source_json(source: Source) -> dict[str, Any]:
             "last_warning": source.last_warning,
             "consecutive_failures": source.consecutive_failures,
             "next_fetch_at": _time(source.next_fetch_at),
+            "held_until": _time(source.hold_until),
+            "hold_reason": source.hold_reason,
         },
         "announcements": {
             "baseline_at": _time(source.baseline_at),
@@ -127,11 +132,36 @@ def remove(source_id: int) -> tuple[str, int]:
 
 @blueprint.post("/<int:source_id>/fetch")
 @require_token
-def fetch_now(source_id: int) -> Response:
-    """Fetch now, whatever the schedule; answers when the fetch is done."""
+def fetch_now(source_id: int) -> Response | tuple[Response, int]:
+    """Fetch now, whatever the schedule; answers when the fetch is done. A source held back
+    by Retry-After or backoff answers 409 with ``held_until`` unless ``?force=true``."""
+    force = flag("force")
     context.session().commit()  # the token's last-used time; the refresh has its own sessions
-    outcome = refresh_source(context.database(), context.settings(), source_id)
-    body = {"outcome": {**asdict(outcome), "new_ids": list(outcome.new_ids)}}
+    outcome = refresh_source(context.database(), context.settings(), source_id, force=force)
+    if outcome.hold:
+        until, reason = _time(outcome.hold.until), outcome.hold.reason
+        message = f"source {source_id} is held back until {until} ({HOLD_REASONS[reason]})"
+        return jsonify(
+            {
+                "error": f"{message}; ?force=true fetches it anyway",
+                "held_until": until,
+                "hold_reason": reason,
+            }
+        ), 409
+    if outcome.skipped == SKIP_BUSY:
+        raise Conflict(f"source {source_id} is being fetched right now")
+    body = {
+        "outcome": {
+            "source_id": outcome.source_id,
+            "status": outcome.status,
+            "new_ids": list(outcome.new_ids),
+            "updated": outcome.updated,
+            "error": outcome.error,
+            "warning": outcome.warning,
+            "disabled_reason": outcome.disabled_reason,
+            "skipped": outcome.skipped,  # "fresh": fetched by another process meanwhile
+        }
+    }
     body["source"] = source_json(get_source(context.session(), source_id))
     return jsonify(body)
 

@@ -70,12 +70,24 @@ _SOURCE_PATHS = {
         "delete": _secured("Delete; its articles stay.", {"204": {"description": "Deleted."}}),
     },
     "/sources/{source_id}/fetch": {
-        "parameters": [_SOURCE_ID],
+        "parameters": [
+            _SOURCE_ID,
+            {
+                "name": "force",
+                "in": "query",
+                "description": "Fetch also a source held back by Retry-After or backoff.",
+                "schema": {"type": "boolean", "default": False},
+            },
+        ],
         "post": _secured(
-            "Fetch now; answers with the outcome and the source.",
+            "Fetch now, due or not; answers with the outcome and the source.",
             {
                 "200": {"description": "`outcome`, `source`."},
-                "409": {"description": "Being fetched right now."},
+                "409": {
+                    "description": "Being fetched right now; or held back by the upstream's"
+                    " Retry-After or by backoff after failures, until `held_until`"
+                    " (`hold_reason`: `retry_after` or `backoff`) unless `force=true`."
+                },
             },
         ),
     },

@@ -62,6 +62,14 @@ def page_number() -> int:
     return page
 
 
+def flag(name: str) -> bool:
+    """A yes/no query parameter: ``true``/``1`` or ``false``/``0`` (absent: no); else 422."""
+    raw = request.args.get(name, "false").lower()
+    if raw not in ("true", "1", "false", "0"):
+        raise InvalidInput(f"invalid {name}", {name: "must be true or false"})
+    return raw in ("true", "1")
+
+
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "must not contain NUL characters"

@@ -7,8 +7,10 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
+from feedsvc.ingest.claims import SKIP_BUSY
 from feedsvc.ingest.preview import Preview, preview_source
 from feedsvc.ingest.refresh import refresh_source
+from feedsvc.ingest.schedule import HOLD_RETRY_AFTER, Hold, manual_fetch_hold
 from feedsvc.models import Source
 from feedsvc.sources import (
     SourceCreate,
@@ -22,7 +24,7 @@ from feedsvc.sources import (
     update_source,
     write_opml,
 )
-from feedsvc.text import fold, utcnow
+from feedsvc.text import fold, format_local, utcnow
 from feedsvc.web import context
 from feedsvc.web.admin.forms import (
     FormProblem,
@@ -66,10 +68,30 @@ def index() -> str:
     )
 
 
+def hold_message(hold: Hold) -> str:
+    """ "Nguồn đang tạm nghỉ đến dd/mm/yyyy HH:MM (lý do)."; the reason in words."""
+    if hold.reason == HOLD_RETRY_AFTER:
+        reason = _("máy chủ nguồn yêu cầu chờ (Retry-After)")
+    else:
+        reason = _("lấy tin bị lỗi, đang giãn thời gian thử lại")
+    return _(
+        "Nguồn đang tạm nghỉ đến %(until)s (%(reason)s).",
+        until=format_local(hold.until),
+        reason=reason,
+    )
+
+
 def _form_page(
     source: Source | None, preview: Preview | None = None, problem: FormProblem | None = None
 ) -> tuple[str, int]:
-    return form_page("admin/source_form.html", problem, source=source, preview=preview)
+    hold = source and manual_fetch_hold(source.hold_until, source.hold_reason, utcnow(), False)
+    return form_page(
+        "admin/source_form.html",
+        problem,
+        source=source,
+        preview=preview,
+        hold=hold_message(hold) if hold else "",
+    )
 
 
 @blueprint.get("/new")
@@ -158,11 +180,21 @@ def resume(source_id: int) -> Response:
 
 @blueprint.post("/<int:source_id>/fetch")
 def fetch_now(source_id: int) -> Response:
-    """Fetch now and say what came of it (the fetch has its own transactions)."""
+    """Fetch now and say what came of it (the fetch has its own transactions). A source
+    held back by Retry-After or backoff is fetched only with ``force=1`` (the page's
+    "Vẫn lấy ngay" button, shown while it is held)."""
     get_source(context.session(), source_id)
     context.session().commit()
-    outcome = refresh_source(context.database(), context.settings(), source_id)
-    if outcome.error:
+    force = request.form.get("force") == "1"
+    outcome = refresh_source(context.database(), context.settings(), source_id, force=force)
+    if outcome.hold:
+        message = hold_message(outcome.hold)
+        flash(message + " " + _("Chưa lấy tin: bấm “Vẫn lấy ngay” nếu vẫn cần."), "error")
+    elif outcome.skipped == SKIP_BUSY:
+        flash(_("Nguồn đang được lấy tin ở một tiến trình khác, xin thử lại sau."), "error")
+    elif outcome.skipped:  # fetched by another process meanwhile: nothing left to do
+        done(_("Nguồn vừa được lấy tin ở một tiến trình khác."))
+    elif outcome.error:
         done(_("Lấy tin thất bại: %(error)s", error=outcome.error))
     else:
         done(
