@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
@@ -257,6 +257,8 @@ def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnE
 
 
 ARTICLE_KEY = (Article.published_at, Article.id)
+# Lists of titles (pages, the admin) leave the long texts in the store.
+_LISTED = (defer(Article.body_html), defer(Article.search_text))
 
 
 def page_all(
@@ -266,10 +268,9 @@ def page_all(
     category_id: int | None = None,
     query: str = "",
 ) -> Page[Article]:
-    """Every article, scheduled ones first, then newest first (for writers)."""
-    stmt = (
-        select(Article).options(joinedload(Article.category)).where(*_matching(category_id, query))
-    )
+    """Every article, scheduled ones first, then newest first (for writers' list)."""
+    stmt = select(Article).options(joinedload(Article.category), *_LISTED)
+    stmt = stmt.where(*_matching(category_id, query))
     return keyset_page(session, stmt, ARTICLE_KEY, position, limit)
 
 
@@ -277,7 +278,7 @@ def list_visible(
     session: Session, now: datetime, limit: int, category_id: int | None = None
 ) -> list[Article]:
     """The newest visible articles (of a category)."""
-    return page_visible(session, now, Position(), limit, category_id).items
+    return page_visible(session, now, Position(), limit, category_id, brief=True).items
 
 
 def page_visible(
@@ -288,11 +289,12 @@ def page_visible(
     category_id: int | None = None,
     query: str = "",
     since: datetime | None = None,
+    brief: bool = False,
 ) -> Page[Article]:
     """A page of visible articles (pages, feeds, the API); ``since`` keeps articles changed
     (created or updated) at or after that time, so an aggregating portal can poll for what
-    is new to it."""
-    stmt = select(Article).options(joinedload(Article.category))
+    is new to it; ``brief`` leaves out the body and search text (lists of titles)."""
+    stmt = select(Article).options(joinedload(Article.category), *(_LISTED if brief else ()))
     stmt = stmt.where(*_visible(now, category_id, query))
     if since is not None:
         stmt = stmt.where(Article.updated_at >= as_utc(since))

@@ -155,7 +155,11 @@ def _beyond(
     ``cap``."""
     columns, bound = tuple_(*key), _bound(key, values)
     side: ColumnElement[bool] = columns < bound if op == "<" else columns > bound
-    probe = select(key[-1]).where(
-        stmt.whereclause if stmt.whereclause is not None else true(), side
+    # Ordered from the bound outwards: an index walk that stops after ``cap`` keys (unordered,
+    # a planner may scan the table where few rows lie beyond).
+    probe = (
+        select(key[-1])
+        .where(stmt.whereclause if stmt.whereclause is not None else true(), side)
+        .order_by(*(c.desc() if op == "<" else c.asc() for c in key))
     )
     return session.scalar(select(func.count()).select_from(probe.limit(cap).subquery())) or 0

@@ -98,7 +98,7 @@ def category(slug: str) -> str | Response:
     if numbered is not None:
         return moved_to(position_of_page(session, now, numbered, settings.page_items, found.id, ""))
     where = position()
-    page = page_visible(session, now, where, settings.page_items, found.id)
+    page = page_visible(session, now, where, settings.page_items, found.id, brief=True)
     if not page.items and not where.first:
         raise NotFound("Không có trang này (no such page)")
     return render_template("category.html", category=found, page=page, feeds=feed_links(found))
