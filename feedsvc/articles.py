@@ -5,25 +5,23 @@ public shows it before then. Every write bumps the content version of the catego
 touches (``feedsvc.content``) in the same transaction, so no cached feed outlives it.
 """
 
-import base64
-import binascii
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import Session, defer, joinedload
 
 from feedsvc.announcement import hold_reason
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
-from feedsvc.models import MAX_BIG_INTEGER, MAX_INTEGER, Article, Category
+from feedsvc.models import EARLIEST, LATEST, MAX_BIG_INTEGER, Article
+from feedsvc.paging import Page, Position, encode_cursor, keyset_page
 from feedsvc.text import (
     MAX_BODY_BYTES,
     as_utc,
@@ -40,9 +38,6 @@ from feedsvc.text import (
 log = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 300
-# Times are kept a day inside datetime's range, so that any time zone can show them.
-EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
-LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def representable(value: datetime) -> datetime:
@@ -128,12 +123,6 @@ class ArticleUpdate(ArticleFields):
         if value is None:
             raise ValueError("must not be null")
         return value
-
-
-@dataclass(frozen=True)
-class ArticlePage:
-    articles: list[Article]
-    next_cursor: str | None
 
 
 def new_article(now: datetime, origin: str = "local", external_id: str | None = None) -> Article:
@@ -309,93 +298,65 @@ def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnE
     return [Article.published_at <= now, *_matching(category_id, query)]
 
 
-def list_all(
-    session: Session, limit: int, category_id: int | None = None, query: str = ""
-) -> list[Article]:
-    """Every article, scheduled ones first, then newest first (for writers)."""
-    stmt = (
-        select(Article)
-        .options(joinedload(Article.category))
-        .where(*_matching(category_id, query))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
+ARTICLE_KEY = (Article.published_at, Article.id)
+# Lists of titles (pages, the admin) leave the long texts in the store.
+_LISTED = (defer(Article.body_html), defer(Article.search_text))
 
 
-def visible_articles(
-    now: datetime, category_id: int | None = None, query: str = ""
-) -> Select[Article]:
-    """Visible articles, newest first (see ``_visible``)."""
-    return (
-        select(Article)
-        .options(joinedload(Article.category))
-        .where(*_visible(now, category_id, query))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-    )
+def page_all(
+    session: Session,
+    position: Position,
+    limit: int,
+    category_id: int | None = None,
+    query: str = "",
+) -> Page[Article]:
+    """Every article, scheduled ones first, then newest first (for writers' list)."""
+    stmt = select(Article).options(joinedload(Article.category), *_LISTED)
+    stmt = stmt.where(*_matching(category_id, query))
+    return keyset_page(session, stmt, ARTICLE_KEY, position, limit)
 
 
 def list_visible(
+    session: Session, now: datetime, limit: int, category_id: int | None = None
+) -> list[Article]:
+    """The newest visible articles (of a category)."""
+    return page_visible(session, now, Position(), limit, category_id, brief=True).items
+
+
+def page_visible(
     session: Session,
     now: datetime,
+    position: Position,
     limit: int,
-    offset: int = 0,
     category_id: int | None = None,
     query: str = "",
-) -> list[Article]:
-    stmt = visible_articles(now, category_id, query).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
-
-
-def count_visible(
-    session: Session, now: datetime, category_id: int | None = None, query: str = ""
-) -> int:
-    stmt = select(func.count(Article.id)).where(*_visible(now, category_id, query))
-    return session.scalar(stmt) or 0
-
-
-def _encode_cursor(article: Article) -> str:
-    raw = f"{article.published_at.isoformat()}|{article.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        published, article_id = raw.split("|")
-        position = as_utc(representable(datetime.fromisoformat(published))), int(article_id)
-        if not 0 < position[1] <= MAX_INTEGER:
-            raise ValueError("no such id")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput("invalid cursor", {"cursor": "not a cursor from this API"}) from exc
-    return position
-
-
-def page_articles(
-    session: Session,
-    now: datetime,
-    limit: int,
-    category: Category | None = None,
     since: datetime | None = None,
-    query: str = "",
-    cursor: str | None = None,
-) -> ArticlePage:
-    """Cursor paging for the API: stable under inserts, unlike offsets.
-
-    ``since`` keeps articles changed (created or updated) at or after that time, so an
-    aggregating portal can poll for what is new to it.
-    """
-    stmt = visible_articles(now, category.id if category else None, query)
+    brief: bool = False,
+) -> Page[Article]:
+    """A page of visible articles (pages, feeds, the API); ``since`` keeps articles changed
+    (created or updated) at or after that time, so an aggregating portal can poll for what
+    is new to it; ``brief`` leaves out the body and search text (lists of titles)."""
+    stmt = select(Article).options(joinedload(Article.category), *(_LISTED if brief else ()))
+    stmt = stmt.where(*_visible(now, category_id, query))
     if since is not None:
         stmt = stmt.where(Article.updated_at >= as_utc(since))
-    if cursor:
-        published_at, article_id = _decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                Article.published_at < published_at,
-                and_(Article.published_at == published_at, Article.id < article_id),
-            )
-        )
-    rows = list(session.scalars(stmt.limit(limit + 1)))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return ArticlePage(rows[:limit], next_cursor)
+    return keyset_page(session, stmt, ARTICLE_KEY, position, limit)
+
+
+def position_of_page(
+    session: Session, now: datetime, page: int, per_page: int, category_id: int | None, query: str
+) -> Position | None:
+    """Where old-style page ``page`` (counted from 1) of visible articles starts, or None
+    when there is no such page; reads only the index's keys of the rows before it."""
+    if page == 1:
+        return Position()
+    last_before = session.execute(
+        select(*ARTICLE_KEY)
+        .where(*_visible(now, category_id, query))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .offset((page - 1) * per_page - 1)
+        .limit(1)
+    ).one_or_none()
+    if last_before is None:
+        return None
+    return Position(before=encode_cursor(tuple(last_before)))

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import make_url
 
 from feedsvc.accounts import ROLES, create_user, list_users
+from feedsvc.categories import get_category
 from feedsvc.db import Database, check_schema, create_database, upgrade_database
 from feedsvc.demo import load_demo
 from feedsvc.errors import ConfigurationError, FeedsvcError
@@ -29,13 +30,16 @@ from feedsvc.ingest.refresh import RefreshOutcome, Which, refresh_sources
 from feedsvc.ingest.schedule import HOLD_REASONS, manual_fetch_hold
 from feedsvc.log import configure_logging
 from feedsvc.models import Source
+from feedsvc.paging import Position, encode_cursor
 from feedsvc.settings import Settings, load_settings
 from feedsvc.sources import (
+    SOURCE_STATES,
     SourceCreate,
     add_source,
     find_source,
     import_outlines,
     list_sources,
+    page_sources,
     read_opml,
     write_opml,
 )
@@ -233,13 +237,29 @@ def sources_add(
 
 
 @sources.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--after", type=click.IntRange(0), default=0, help="Start after this source id.")
+@click.option("--state", type=click.Choice(SOURCE_STATES), help="Only sources in this state.")
+@click.option("--category", help="Only sources of this category (slug).")
 @pass_context
-def sources_list(ctx: _Context) -> None:
-    """Every source with its health."""
-    with ctx.database.transaction() as session:
-        for source in list_sources(session):
+def sources_list(
+    ctx: _Context, limit: int, after: int, state: str | None, category: str | None
+) -> None:
+    """Sources with their health, in id order, LIMIT at a time (the next command is printed
+    on stderr when there are more)."""
+    with _errors_to_exit_codes(), ctx.database.transaction() as session:
+        category_id = get_category(session, category).id if category else None
+        position = Position(after=encode_cursor((after,)))
+        page = page_sources(session, position, limit, state or "", category_id, "")
+        # Nothing after the id gives the newest page instead: none of those is shown.
+        shown = sorted((s for s in page.items if s.id > after), key=lambda s: s.id)
+        for source in shown:
             for line in _source_lines(source):
                 click.echo(line)
+    if shown and page.newer:
+        options = f" --limit {limit}" + (f" --state {state}" if state else "")
+        options += f" --category {category}" if category else ""
+        click.echo(f"more: feedsvc sources list --after {shown[-1].id}{options}", err=True)
 
 
 def _source_lines(source: Source) -> list[str]:

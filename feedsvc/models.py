@@ -37,6 +37,9 @@ NAMING_CONVENTION = {
 IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
 # The largest value an Integer column (every id among them) holds: 32 bits on PostgreSQL.
 MAX_INTEGER = 2**31 - 1
+# Times are kept a day inside datetime's range, so that any time zone can show them.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 MAX_BIG_INTEGER = 2**63 - 1  # a BigInteger column (byte sizes of enclosures)
 
 
@@ -169,6 +172,7 @@ class Article(Base):
         Index("ix_articles_published", "published_at", "id"),
         UniqueConstraint("source_id", "entry_key"),
         Index("ix_articles_source_link", "source_id", "link"),
+        Index("ix_articles_source_created", "source_id", "created_at"),
         Index(
             "ix_articles_unannounced",
             "published_at",
@@ -374,6 +378,7 @@ class Delivery(Base):
         UniqueConstraint("hub_subscription_id", "article_id"),
         UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_state_id", "state", "id"),
         IDS_NEVER_REUSED,
     )
 

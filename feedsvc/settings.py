@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     feed_items: int = Field(50, ge=1, le=500, description="Items per feed page.")
     page_items: int = Field(20, ge=1, le=200, description="Items per HTML list page.")
     api_page_items: int = Field(50, ge=1, le=500, description="Default and maximum API page.")
+    admin_page_items: int = Field(50, ge=1, le=500, description="Rows per admin list page.")
     feed_cache_bytes: int = Field(
         64 * 1024 * 1024, ge=0, description="Memory for built feeds, per process (0 = none)."
     )

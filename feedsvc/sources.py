@@ -10,7 +10,7 @@ from datetime import datetime
 from xml.etree import ElementTree as ET
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.categories import get_category, list_categories
@@ -19,6 +19,7 @@ from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
 from feedsvc.ingest.schedule import first_fetch
 from feedsvc.models import Category, Source
 from feedsvc.outbound import check_url
+from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri, slugify, utcnow
 
@@ -155,7 +156,46 @@ def find_source(session: Session, id_or_url: str) -> Source:
     return source
 
 
+SOURCE_STATES = ("active", "failing", "paused")
+SOURCE_KEY = (Source.id,)
+
+
+def _in_state(state: str) -> list[ColumnElement[bool]]:
+    """paused: disabled; failing: enabled, its last fetch failed; active: the others."""
+    if state == "paused":
+        return [Source.enabled.is_(False)]
+    if state == "failing":
+        return [Source.enabled.is_(True), Source.consecutive_failures > 0]
+    return [Source.enabled.is_(True), Source.consecutive_failures == 0]
+
+
+def page_sources(
+    session: Session,
+    position: Position,
+    limit: int,
+    state: str = "",
+    category_id: int | None = None,
+    query: str = "",
+) -> Page[Source]:
+    """Newest first, filtered by state (see ``_in_state``), category, and text in the title
+    or URL (case-insensitive; diacritics as typed)."""
+    if state and state not in SOURCE_STATES:
+        raise InvalidInput("unknown state", {"state": f"one of {', '.join(SOURCE_STATES)}"})
+    stmt = select(Source).options(joinedload(Source.category))
+    if state:
+        stmt = stmt.where(*_in_state(state))
+    if category_id is not None:
+        stmt = stmt.where(Source.category_id == category_id)
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(Source.title.ilike(pattern, escape="\\"), Source.url.ilike(pattern, escape="\\"))
+        )
+    return keyset_page(session, stmt, SOURCE_KEY, position, limit)
+
+
 def list_sources(session: Session) -> list[Source]:
+    """Every source (OPML export, fetching all); lists to show use ``page_sources``."""
     stmt = select(Source).options(joinedload(Source.category)).order_by(Source.id)
     return list(session.scalars(stmt))
 

@@ -10,13 +10,18 @@ FEED_FORMATS = ("rss", "atom", "json")
 ALL_FEED = "all"
 
 
-def feed_url(base_url: str, slug: str, fmt: str, page: int = 1, query: str = "") -> str:
-    """URL of a feed page; ``slug`` is a category slug or ``all``."""
-    params: dict[str, str | int] = {}
+def feed_url(
+    base_url: str, slug: str, fmt: str, query: str = "", before: str = "", after: str = ""
+) -> str:
+    """URL of a feed page (the newest, or the one before/after a cursor, see
+    ``feedsvc.paging``); ``slug`` is a category slug or ``all``."""
+    params: dict[str, str] = {}
     if query:
         params["q"] = query
-    if page > 1:
-        params["page"] = page
+    if before:
+        params["before"] = before
+    if after:
+        params["after"] = after
     suffix = f"?{urlencode(params)}" if params else ""
     return f"{base_url}/feeds/{slug}.{fmt}{suffix}"
 

@@ -275,7 +275,7 @@ def test_an_image_length_beyond_the_column_is_422(api):
 def test_a_forged_cursor_is_422(api, raw):
     cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     response = api.get("/api/v1/articles", query_string={"cursor": cursor})
-    assert json_error(response, 422)["fields"] == {"cursor": "not a cursor from this API"}
+    assert json_error(response, 422)["fields"] == {"cursor": "not a cursor of this list"}
 
 
 def test_a_hub_granting_an_endless_lease_is_confirmed_for_a_year(live_server, upstream):

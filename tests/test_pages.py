@@ -41,9 +41,16 @@ def test_category_page_dates_and_pagination(client, store, now):
     assert "Hẹn giờ" not in doc.text_content()
     date = items[0].xpath("time/text()")[0]
     assert date.startswith("(") and date[3] == "/" and date[6] == "/"
-    assert doc.xpath("//a[@rel='next']/@href") == ["/c/kinh-te?page=2"]
-    assert len(page(client, "/c/kinh-te?page=2").xpath("//ul[@class='articles']/li")) == 5
+    [older] = doc.xpath("//a[@rel='next']/@href")
+    assert older.startswith("/c/kinh-te?before=") and not doc.xpath("//a[@rel='prev']")
+    second = page(client, older)
+    assert len(second.xpath("//ul[@class='articles']/li")) == 5
+    assert second.xpath("//a[@rel='prev']/@href") == ["/c/kinh-te"]  # the first page
+    assert not second.xpath("//a[@rel='next']")
     assert ("application/atom+xml", "http://feeds.example.vn/feeds/kinh-te.atom") in alternates(doc)
+    # An old numbered link goes to the same page by cursor; beyond the last page, 404.
+    moved = client.get("/c/kinh-te?page=2")
+    assert moved.status_code == 301 and moved.headers["Location"] == older
     assert client.get("/c/kinh-te?page=3").status_code == 404
     missing = client.get("/c/khong-co")
     assert missing.status_code == 404 and "khong-co" in missing.data.decode()

@@ -1,8 +1,9 @@
 """What a feed page holds, as plain values: the input of every renderer."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from feedsvc.paging import Position
 from feedsvc.urls import category_url, feed_url
 
 
@@ -40,15 +41,21 @@ class FeedDocument:
     description: str
     publisher: str
     query: str
-    page: int
-    has_next: bool
     updated: datetime
     items: tuple[FeedItem, ...]
+    position: Position = field(default_factory=Position)
+    newer: str | None = None  # cursors of the neighbouring pages (None: none)
+    older: str | None = None
+    newer_is_first: bool = False  # the newer page is the first: linked without a cursor
 
-    def url(self, fmt: str, page: int | None = None) -> str:
+    def url(self, fmt: str) -> str:
+        """This page's URL in ``fmt``."""
         return feed_url(
-            self.base_url, self.slug, fmt, self.page if page is None else page, self.query
+            self.base_url, self.slug, fmt, self.query, self.position.before, self.position.after
         )
+
+    def first_url(self, fmt: str) -> str:
+        return feed_url(self.base_url, self.slug, fmt, self.query)
 
     @property
     def html_url(self) -> str:
@@ -57,11 +64,16 @@ class FeedDocument:
     def paging(self, fmt: str) -> dict[str, str]:
         """RFC 5005 paged-feed links of this page: first, previous, next.
 
-        No "last": it would cost a count of the whole category on every build.
+        Pages are keyset pages (``feedsvc.paging``): "next" (older entries) holds the cursor of
+        this page's oldest entry, "previous" that of its newest. No "last": it would cost a
+        walk or a count of the whole category.
         """
-        links = {"first": self.url(fmt, 1)}
-        if self.page > 1:
-            links["previous"] = self.url(fmt, self.page - 1)
-        if self.has_next:
-            links["next"] = self.url(fmt, self.page + 1)
+        base, slug, query = self.base_url, self.slug, self.query
+        links = {"first": self.first_url(fmt)}
+        if self.newer_is_first:
+            links["previous"] = links["first"]
+        elif self.newer:
+            links["previous"] = feed_url(base, slug, fmt, query, after=self.newer)
+        if self.older:
+            links["next"] = feed_url(base, slug, fmt, query, before=self.older)
         return links

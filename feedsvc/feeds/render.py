@@ -73,7 +73,7 @@ def _feed_time(value: datetime) -> datetime:
 def _generator(doc: FeedDocument, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension("feedsvc", _FeedLinks, _EntryEnclosure)
-    fg.id(doc.url("atom", 1))
+    fg.id(doc.first_url("atom"))
     fg.title(doc.title)
     fg.description(doc.description or doc.title)
     fg.language("vi")

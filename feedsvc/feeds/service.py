@@ -8,14 +8,14 @@ import gzip
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc import __version__
-from feedsvc.articles import list_visible
+from feedsvc.articles import ARTICLE_KEY, page_visible
 from feedsvc.db import UNAVAILABLE_ERRORS, Database
 from feedsvc.errors import DatabaseUnavailable, InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
@@ -23,6 +23,7 @@ from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
 from feedsvc.feeds.page import render_page
 from feedsvc.feeds.render import MEDIA_TYPES, render_feed
 from feedsvc.models import Article, Category, ContentState
+from feedsvc.paging import Position, decode_cursor
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, clean_text
 from feedsvc.urls import ALL_FEED, FEED_FORMATS, article_url
@@ -44,7 +45,7 @@ class FeedState:
     next_change_at: datetime | None  # when a scheduled article becomes visible
     stale: bool = False  # the last state read: the database could not be asked this time
 
-    def etag(self, settings: Settings, fmt: str, page: int, query: str) -> str:
+    def etag(self, settings: Settings, fmt: str, position: Position, query: str) -> str:
         basis = "|".join(
             (
                 __version__,
@@ -54,7 +55,8 @@ class FeedState:
                 str(settings.feed_items),
                 self.slug,
                 fmt,
-                str(page),
+                position.before,
+                position.after,
                 query,
                 str(self.version),
                 self.last_modified.isoformat(),
@@ -67,14 +69,16 @@ class FeedState:
 class FeedRequest:
     slug: str
     fmt: str
-    page: int = 1
+    position: Position = field(default_factory=Position)
     query: str = ""
 
     def __post_init__(self) -> None:
         if self.fmt not in FEED_FORMATS:
             raise NotFound(f"Không có định dạng '{self.fmt}' (formats: rss, atom, json)")
-        if self.page < 1:
-            raise InvalidInput("invalid page", {"page": "must be a whole number from 1"})
+        # Checked before the cursor becomes part of a cache key.
+        for name, cursor in (("before", self.position.before), ("after", self.position.after)):
+            if cursor:
+                decode_cursor(cursor, ARTICLE_KEY, name)
         if len(self.query) > MAX_QUERY_LENGTH:
             raise InvalidInput("query too long", {"q": f"at most {MAX_QUERY_LENGTH} characters"})
 
@@ -198,25 +202,25 @@ def _item(article: Article, base_url: str) -> FeedItem:
 def build_feed(
     session: Session, settings: Settings, state: FeedState, request: FeedRequest, now: datetime
 ) -> BuiltFeed:
-    per_page = settings.feed_items
-    articles = list_visible(
-        session,
-        now,
-        limit=per_page + 1,
-        offset=(request.page - 1) * per_page,
-        category_id=state.category_id,
-        query=request.query,
+    page = page_visible(
+        session, now, request.position, settings.feed_items, state.category_id, request.query
     )
-    if request.page > 1 and not articles:
-        raise NotFound(f"Không có trang {request.page} (no such page)")
-    items = tuple(_item(article, settings.base_url) for article in articles[:per_page])
-    doc = _document(settings, state, items, request.query, request.page, len(articles) > per_page)
+    if not page.items and not request.position.first:
+        raise NotFound("Không có trang này (no such page)")
+    items = tuple(_item(article, settings.base_url) for article in page.items)
+    doc = replace(
+        _document(settings, state, items, request.query),
+        position=request.position,
+        newer=page.newer,
+        older=page.older,
+        newer_is_first=page.newer_is_first,
+    )
     body = render_feed(doc, request.fmt)
     return BuiltFeed(
         body=body,
         gzip_body=gzip.compress(body, compresslevel=6, mtime=0),
         media_type=MEDIA_TYPES[request.fmt],
-        etag=state.etag(settings, request.fmt, request.page, request.query),
+        etag=state.etag(settings, request.fmt, request.position, request.query),
         last_modified=state.last_modified,
     )
 
@@ -272,8 +276,6 @@ def _document(
     state: FeedState,
     items: tuple[FeedItem, ...],
     query: str = "",
-    page: int = 1,
-    has_next: bool = False,
 ) -> FeedDocument:
     # Cleaned here too: a category stored before clean_text removed all that XML refuses
     # would otherwise fail its whole feed (items that fail are left out by render_feed).
@@ -288,8 +290,6 @@ def _document(
         description=clean_text(state.description) or settings.site_description,
         publisher=settings.site_title,
         query=query,
-        page=page,
-        has_next=has_next,
         updated=max((item.updated_at for item in items), default=state.last_modified),
         items=items,
     )

@@ -44,6 +44,7 @@ from feedsvc.notify.rows import (
     new_payload,
 )
 from feedsvc.outbound import hang_up_at
+from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.ratelimit import take
 from feedsvc.settings import Settings
 from feedsvc.text import as_utc, format_local, to_local
@@ -139,8 +140,9 @@ def subscribe(
     insert_deliveries(session, [delivery_row(now, None, mail, email_subscriber_id=subscriber.id)])
 
 
-def list_subscribers(session: Session) -> list[EmailSubscriber]:
-    return list(session.scalars(select(EmailSubscriber).order_by(EmailSubscriber.id.desc())))
+def page_subscribers(session: Session, position: Position, limit: int) -> Page[EmailSubscriber]:
+    """Newest first."""
+    return keyset_page(session, select(EmailSubscriber), (EmailSubscriber.id,), position, limit)
 
 
 def confirmation_subscriber(session: Session, settings: Settings, token: str) -> EmailSubscriber:

@@ -53,6 +53,7 @@ from feedsvc.feeds.service import (
 from feedsvc.models import Article, Category, HubSubscription
 from feedsvc.notify.rows import built_or_logged, delivery_row, new_payload
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
+from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.ratelimit import take
 from feedsvc.settings import Settings
 from feedsvc.urls import ALL_FEED, FEED_FORMATS
@@ -271,8 +272,9 @@ def record_verification(
         session.delete(subscription)  # never active: nothing to keep
 
 
-def list_subscriptions(session: Session) -> list[HubSubscription]:
-    return list(session.scalars(select(HubSubscription).order_by(HubSubscription.id.desc())))
+def page_subscriptions(session: Session, position: Position, limit: int) -> Page[HubSubscription]:
+    """Newest first."""
+    return keyset_page(session, select(HubSubscription), (HubSubscription.id,), position, limit)
 
 
 def hub_signature(secret: str, body: bytes) -> str:

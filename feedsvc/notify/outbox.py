@@ -51,6 +51,7 @@ from feedsvc.notify.rows import (
     lane_of,
     new_payload,
 )
+from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.settings import Settings
 from feedsvc.text import to_local
 from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
@@ -588,23 +589,21 @@ def _update_breakers(
     return paused
 
 
-def list_deliveries(session: Session, state: str | None, limit: int) -> list[Delivery]:
+def page_deliveries(
+    session: Session, state: str | None, position: Position, limit: int
+) -> Page[Delivery]:
     """Newest first; ``state`` pending, delivered, dead, or failing (pending after a failed
     attempt)."""
-    stmt = (
-        select(Delivery)
-        .options(
-            joinedload(Delivery.endpoint),
-            joinedload(Delivery.hub_subscription),
-            joinedload(Delivery.email_subscriber),
-        )
-        .order_by(Delivery.id.desc())
+    stmt = select(Delivery).options(
+        joinedload(Delivery.endpoint),
+        joinedload(Delivery.hub_subscription),
+        joinedload(Delivery.email_subscriber),
     )
     if state == "failing":
         stmt = stmt.where(Delivery.state == "pending", Delivery.attempts > 0)
     elif state:
         stmt = stmt.where(Delivery.state == state)
-    return list(session.scalars(stmt.limit(limit)))
+    return keyset_page(session, stmt, (Delivery.id,), position, limit)
 
 
 def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:

@@ -24,6 +24,7 @@ from feedsvc.models import Category, WebhookEndpoint
 from feedsvc.notify.hub import hub_signature
 from feedsvc.notify.rows import Attempt, AttemptResult, clean_keywords
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
+from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
 
@@ -108,8 +109,9 @@ def update_endpoint(session: Session, endpoint_id: int, data: EndpointUpdate) ->
     return endpoint
 
 
-def list_endpoints(session: Session) -> list[WebhookEndpoint]:
-    return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+def page_endpoints(session: Session, position: Position, limit: int) -> Page[WebhookEndpoint]:
+    """Newest first."""
+    return keyset_page(session, select(WebhookEndpoint), (WebhookEndpoint.id,), position, limit)
 
 
 def delete_endpoint(session: Session, endpoint_id: int) -> None:

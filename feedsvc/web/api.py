@@ -17,7 +17,7 @@ from feedsvc.articles import (
     delete_article,
     get_article,
     get_visible_article,
-    page_articles,
+    page_visible,
     update_article,
 )
 from feedsvc.categories import CategoryCreate, create_category, get_category, list_categories
@@ -26,6 +26,7 @@ from feedsvc.models import Article, Category
 from feedsvc.text import clean_line, to_local, utcnow
 from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
 from feedsvc.web import context
+from feedsvc.web.api_pages import api_limit, api_position, page_json
 from feedsvc.web.auth import current_token, require_token
 from feedsvc.web.openapi import openapi_document
 from feedsvc.web.params import json_body
@@ -99,25 +100,18 @@ def add_category() -> tuple[Response, int]:
 
 @blueprint.get("/articles")
 def articles() -> Response:
-    settings = context.settings()
     query = ArticleListQuery.model_validate(request.args.to_dict())
     session = context.session()
-    limit = min(query.limit or settings.api_page_items, settings.api_page_items)
-    page = page_articles(
+    page = page_visible(
         session,
         utcnow(),
-        limit,
-        category=get_category(session, query.category) if query.category else None,
-        since=query.since,
+        api_position(query.cursor or ""),
+        api_limit(query.limit),
+        category_id=get_category(session, query.category).id if query.category else None,
         query=clean_line(query.q),
-        cursor=query.cursor,
+        since=query.since,
     )
-    body: dict[str, Any] = {"items": [article_json(a) for a in page.articles]}
-    body["next_cursor"] = page.next_cursor
-    if page.next_cursor:
-        args = {**request.args.to_dict(), "cursor": page.next_cursor}
-        body["next"] = url_for("api.articles", _external=False, **args)
-    return jsonify(body)
+    return jsonify(page_json(page, article_json))
 
 
 @blueprint.post("/articles")

@@ -10,18 +10,19 @@ from flask import Blueprint, Response, jsonify, request
 
 from feedsvc.errors import InvalidInput
 from feedsvc.models import Delivery, WebhookEndpoint
-from feedsvc.notify.outbox import list_deliveries, retry_delivery
+from feedsvc.notify.outbox import page_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
     EndpointCreate,
     EndpointUpdate,
     add_endpoint,
     delete_endpoint,
     get_endpoint,
-    list_endpoints,
+    page_endpoints,
     update_endpoint,
 )
 from feedsvc.text import to_local, utcnow
 from feedsvc.web import context
+from feedsvc.web.api_pages import api_limit, api_position, page_json
 from feedsvc.web.auth import require_token
 from feedsvc.web.params import json_body
 
@@ -85,7 +86,8 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
 @blueprint.get("/webhooks")
 @require_token
 def webhooks() -> Response:
-    return jsonify({"items": [endpoint_json(e) for e in list_endpoints(context.session())]})
+    page = page_endpoints(context.session(), api_position(), api_limit())
+    return jsonify(page_json(page, endpoint_json))
 
 
 @blueprint.post("/webhooks")
@@ -129,8 +131,8 @@ def deliveries() -> Response:
     state = request.args.get("state") or None
     if state is not None and state not in DELIVERY_STATES:
         raise InvalidInput("unknown state", {"state": f"one of {', '.join(DELIVERY_STATES)}"})
-    found = list_deliveries(context.session(), state, context.settings().api_page_items)
-    return jsonify({"items": [delivery_json(d) for d in found]})
+    page = page_deliveries(context.session(), state, api_position(), api_limit())
+    return jsonify(page_json(page, delivery_json))
 
 
 @blueprint.post("/deliveries/<int:delivery_id>/retry")

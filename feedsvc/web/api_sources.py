@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field
 
 from feedsvc.errors import Conflict
@@ -23,11 +23,12 @@ from feedsvc.sources import (
     add_source,
     delete_source,
     get_source,
-    list_sources,
+    page_sources,
     update_source,
 )
 from feedsvc.text import to_local, utcnow
 from feedsvc.web import context
+from feedsvc.web.api_pages import api_limit, api_position, page_json
 from feedsvc.web.auth import require_token
 from feedsvc.web.params import flag, json_body
 
@@ -92,7 +93,9 @@ def source_json(source: Source) -> dict[str, Any]:
 @blueprint.get("")
 @require_token
 def sources() -> Response:
-    return jsonify({"items": [source_json(s) for s in list_sources(context.session())]})
+    state = request.args.get("state", "")
+    page = page_sources(context.session(), api_position(), api_limit(), state)
+    return jsonify(page_json(page, source_json))
 
 
 @blueprint.post("")

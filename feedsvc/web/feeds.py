@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, request
 from werkzeug.http import http_date, is_resource_modified, quote_etag
 
+from feedsvc.articles import position_of_page
 from feedsvc.categories import list_categories
 from feedsvc.errors import InvalidInput
 from feedsvc.feeds.opml import render_opml
@@ -18,7 +19,7 @@ from feedsvc.feeds.service import FeedRequest, FeedState, cached_feed, page_etag
 from feedsvc.text import clean_line, utcnow
 from feedsvc.urls import FEED_FORMATS, feed_url
 from feedsvc.web import context
-from feedsvc.web.params import page_number
+from feedsvc.web.params import moved_to, numbered_page, position
 
 blueprint = Blueprint("feeds", __name__)
 
@@ -95,19 +96,22 @@ def feed(slug: str, fmt: str) -> Response:
     now = utcnow()
     if request.query_string:
         query = clean_line(request.args.get("q", ""))
-        feed_request = FeedRequest(slug, fmt, page_number(), query)
+        feed_request = FeedRequest(slug, fmt, position(), query)
+        page = numbered_page()
+        if page is not None:
+            return _moved(feed_request, page, now)
     else:
         feed_request = FeedRequest(slug, fmt)
     state = context.feed_states().get(slug, now)
     as_page = _wants_page(fmt)
-    etag = state.etag(settings, fmt, feed_request.page, feed_request.query)
+    etag = state.etag(settings, fmt, feed_request.position, feed_request.query)
     gzip_ok = _accepts_gzip()
     served_etag = (page_etag(etag) if as_page else etag) + ("-gz" if gzip_ok else "")
     headers = _headers(
         served_etag,
         state.last_modified,
         f'<{settings.websub_hub_url}>; rel="hub", '
-        f"<{feed_url(settings.base_url, slug, fmt, feed_request.page, feed_request.query)}>; "
+        f"<{feed_url(settings.base_url, slug, fmt, feed_request.query, *_cursors(feed_request))}>; "
         'rel="self"',
         "text/html; charset=utf-8" if as_page else MEDIA_TYPES[fmt],
         gzip_ok,
@@ -122,6 +126,24 @@ def feed(slug: str, fmt: str) -> Response:
     return _marked(
         state, Response(built.gzip_body if gzip_ok else built.body, headers=headers.full)
     )
+
+
+def _cursors(feed_request: FeedRequest) -> tuple[str, str]:
+    return feed_request.position.before, feed_request.position.after
+
+
+def _moved(feed_request: FeedRequest, page: int, now: datetime) -> Response:
+    """An old ``?page=N`` link: to the same page by cursor (see docs/decisions/0008)."""
+    state = context.feed_states().get(feed_request.slug, now)
+    found = position_of_page(
+        context.session(),
+        now,
+        page,
+        context.settings().feed_items,
+        state.category_id,
+        feed_request.query,
+    )
+    return moved_to(found)
 
 
 def _marked(state: FeedState, response: Response) -> Response:

@@ -34,6 +34,8 @@ _SOURCE = {
     "description": "A source with its `health`, `announcements` (its baseline and the new"
     " entries stored without announcement, by reason) and `totals`."
 }
+_PAGED = "newest first; `?limit=`, and `?cursor=` the `next_cursor` of the page before"
+_PAGE = {"description": "`items`, `next_cursor` (null on the last page), `next` (its URL)."}
 
 
 def _secured(summary: str, responses: dict[str, Any], body: str | None = None) -> dict[str, Any]:
@@ -50,7 +52,10 @@ def _secured(summary: str, responses: dict[str, Any], body: str | None = None) -
 
 _SOURCE_PATHS = {
     "/sources": {
-        "get": _secured("Sources with their health.", {"200": _SOURCE}),
+        "get": _secured(
+            f"Sources with their health, {_PAGED}; `?state=active|failing|paused`.",
+            {"200": _PAGE},
+        ),
         "post": _secured(
             "Add a source (private addresses refused unless allowed).",
             {
@@ -128,7 +133,7 @@ _SOURCE_PATHS = {
 _WEBHOOK = {"description": "An endpoint (its `secret` only when created)."}
 _NOTIFY_PATHS = {
     "/webhooks": {
-        "get": _secured("Webhook endpoints.", {"200": _WEBHOOK}),
+        "get": _secured(f"Webhook endpoints, {_PAGED}.", {"200": _PAGE}),
         "post": _secured(
             "Add an endpoint; the answer holds its signing secret (Standard Webhooks).",
             {"201": _WEBHOOK},
@@ -147,8 +152,8 @@ _NOTIFY_PATHS = {
     },
     "/deliveries": {
         "get": _secured(
-            "Recent deliveries; `?state=pending|delivered|dead`.",
-            {"200": {"description": "`items`."}},
+            f"Deliveries, {_PAGED}; `?state=pending|failing|delivered|dead`.",
+            {"200": _PAGE},
         ),
     },
     "/deliveries/{delivery_id}/retry": {

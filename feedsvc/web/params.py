@@ -8,14 +8,16 @@ digits only (``'²'.isdigit()`` is True, but ``int('²')`` fails), and text hold
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, Response, redirect, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from feedsvc.errors import InvalidInput, NotFound
 from feedsvc.models import MAX_INTEGER
+from feedsvc.paging import NUMBERED_PAGES, Position
 
 # No page can lie beyond the number of articles, itself at most the largest id.
 MAX_PAGE = MAX_INTEGER
@@ -68,6 +70,37 @@ def flag(name: str) -> bool:
     if raw not in ("true", "1", "false", "0"):
         raise InvalidInput(f"invalid {name}", {name: "must be true or false"})
     return raw in ("true", "1")
+
+
+def position(prefix: str = "") -> Position:
+    """``?before=`` / ``?after=`` (cursors of keyset paging, see feedsvc.paging); a page of
+    several lists names each list's with a prefix (``emails_before``)."""
+    return Position(request.args.get(f"{prefix}before", ""), request.args.get(f"{prefix}after", ""))
+
+
+def numbered_page() -> int | None:
+    """``?page=N`` of an old link (before keyset paging), None when absent: 422 when not a
+    whole number from 1, 404 beyond the pages still answered (``NUMBERED_PAGES``)."""
+    if "page" not in request.args:
+        return None
+    page = page_number()
+    if page > NUMBERED_PAGES:
+        raise NotFound(
+            f"Không có trang {page}: trang đánh số chỉ còn đến {NUMBERED_PAGES}, hãy đi từ trang "
+            f"đầu (numbered pages end at {NUMBERED_PAGES})"
+        )
+    return page
+
+
+def moved_to(position: Position | None) -> Response:
+    """301 to this URL with ``page`` replaced by the cursor of that page (404 without one)."""
+    if position is None:
+        raise NotFound("Không có trang này (no such page)")
+    args = {k: v for k, v in request.args.items() if k not in ("page", "before", "after")}
+    if position.before:
+        args["before"] = position.before
+    query = f"?{urlencode(args)}" if args else ""
+    return redirect(f"{request.path}{query}", code=301)  # type: ignore[return-value]
 
 
 def _text_problem(value: str) -> str | None:

@@ -1,13 +1,11 @@
 """Public HTML pages: index, category lists, articles, demo media and /healthz."""
 
-from math import ceil
 from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     jsonify,
     redirect,
     render_template,
@@ -17,15 +15,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedsvc.articles import count_visible, get_visible_article, list_visible
+from feedsvc.articles import get_visible_article, list_visible, page_visible, position_of_page
 from feedsvc.categories import get_category, list_categories
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
+from feedsvc.errors import NotFound
 from feedsvc.metrics import StoreCollector
 from feedsvc.models import Category
 from feedsvc.text import format_local, utcnow
 from feedsvc.urls import ALL_FEED, article_url, feed_url, opml_url
 from feedsvc.web import context
-from feedsvc.web.params import page_number
+from feedsvc.web.params import moved_to, numbered_page, position
 
 blueprint = Blueprint("public", __name__)
 
@@ -88,31 +87,21 @@ def index() -> str:
 
 
 @blueprint.get("/c/<slug>")
-def category(slug: str) -> str:
+def category(slug: str) -> str | Response:
+    """Newest first, a page at a time by cursor (``?before=``/``?after=``, see
+    feedsvc.paging); an old ``?page=N`` link is redirected to the same page by cursor."""
     settings = context.settings()
     session = context.session()
     now = utcnow()
     found = get_category(session, slug)
-    page = page_number()
-    total = count_visible(session, now, category_id=found.id)
-    pages = max(1, ceil(total / settings.page_items))
-    if page > pages:
-        abort(404, description=f"Không có trang {page} (no such page)")
-    articles = list_visible(
-        session,
-        now,
-        settings.page_items,
-        offset=(page - 1) * settings.page_items,
-        category_id=found.id,
-    )
-    return render_template(
-        "category.html",
-        category=found,
-        articles=articles,
-        page=page,
-        pages=pages,
-        feeds=feed_links(found),
-    )
+    numbered = numbered_page()
+    if numbered is not None:
+        return moved_to(position_of_page(session, now, numbered, settings.page_items, found.id, ""))
+    where = position()
+    page = page_visible(session, now, where, settings.page_items, found.id, brief=True)
+    if not page.items and not where.first:
+        raise NotFound("Không có trang này (no such page)")
+    return render_template("category.html", category=found, page=page, feeds=feed_links(found))
 
 
 @blueprint.get("/articles/<int:article_id>/<slug>")

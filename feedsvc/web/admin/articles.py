@@ -14,7 +14,7 @@ from feedsvc.articles import (
     create_article,
     delete_article,
     get_article,
-    list_all,
+    page_all,
     update_article,
 )
 from feedsvc.categories import get_category, list_categories
@@ -29,9 +29,9 @@ from feedsvc.web.admin.forms import (
     local_datetime,
     text,
 )
+from feedsvc.web.params import position
 
 blueprint = Blueprint("articles", __name__, url_prefix="/articles")
-LIST_LIMIT = 200
 
 
 @blueprint.get("/")
@@ -39,13 +39,13 @@ def index() -> str:
     session = context.session()
     query, slug = request.args.get("q", ""), request.args.get("category", "")
     category_id = get_category(session, slug).id if slug else None
+    page = page_all(session, position(), context.settings().page_items, category_id, query)
     return render_template(
         "admin/articles.html",
-        articles=list_all(session, LIST_LIMIT, category_id, query),
+        page=page,
         categories=list_categories(session),
-        filters={"q": query, "category": slug},
+        filters={k: v for k, v in (("q", query), ("category", slug)) if v},
         now=utcnow(),
-        limit=LIST_LIMIT,
     )
 
 

@@ -1,11 +1,18 @@
-"""The dashboard: every source's health at a glance, deliveries and subscribers."""
+"""The dashboard: sources' health at a glance (a page at a time), deliveries and subscribers."""
 
 from flask import Blueprint, Response, g, redirect, render_template, url_for
 
-from feedsvc.overview import DAYS, delivery_counts, items_per_day, subscriber_counts
-from feedsvc.sources import list_sources
+from feedsvc.overview import (
+    COUNT_CAP,
+    DAYS,
+    delivery_counts,
+    items_per_day,
+    subscriber_counts,
+)
+from feedsvc.sources import page_sources
 from feedsvc.text import utcnow
 from feedsvc.web import context
+from feedsvc.web.params import position
 
 blueprint = Blueprint("dashboard", __name__)
 
@@ -15,11 +22,13 @@ def home() -> str | Response:
     if g.admin.role != "admin":  # editors work on articles only
         return redirect(url_for("admin.articles.index"))  # type: ignore[return-value]
     session, now = context.session(), utcnow()
+    sources = page_sources(session, position(), context.settings().admin_page_items)
     return render_template(
         "admin/dashboard.html",
-        sources=list_sources(session),
-        activity=items_per_day(session, now),
+        sources=sources,
+        activity=items_per_day(session, now, [s.id for s in sources.items]),
         days=DAYS,
         deliveries=delivery_counts(session),
         subscribers=subscriber_counts(session, now),
+        cap=COUNT_CAP,
     )

@@ -6,13 +6,14 @@ import random
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from feedsvc.categories import list_categories
+from feedsvc.categories import get_category, list_categories
 from feedsvc.ingest.claims import SKIP_BUSY
 from feedsvc.ingest.preview import Preview, preview_source
 from feedsvc.ingest.refresh import refresh_source
 from feedsvc.ingest.schedule import HOLD_RETRY_AFTER, Hold, manual_fetch_hold
 from feedsvc.models import Source
 from feedsvc.sources import (
+    SOURCE_STATES,
     SourceCreate,
     SourceUpdate,
     add_source,
@@ -20,11 +21,12 @@ from feedsvc.sources import (
     get_source,
     import_outlines,
     list_sources,
+    page_sources,
     read_opml,
     update_source,
     write_opml,
 )
-from feedsvc.text import fold, format_local, utcnow
+from feedsvc.text import format_local, utcnow
 from feedsvc.web import context
 from feedsvc.web.admin.forms import (
     FormProblem,
@@ -36,10 +38,10 @@ from feedsvc.web.admin.forms import (
     whole_number,
 )
 from feedsvc.web.admin.guard import admin_only
+from feedsvc.web.params import position
 
 blueprint = Blueprint("sources", __name__, url_prefix="/sources")
 blueprint.before_request(admin_only)
-STATES = ("active", "failing", "paused")
 
 
 def state_of(source: Source) -> str:
@@ -50,21 +52,20 @@ def state_of(source: Source) -> str:
 
 @blueprint.get("/")
 def index() -> str:
+    session = context.session()
     state, category, query = (request.args.get(k, "") for k in ("state", "category", "q"))
-    shown = [
-        s
-        for s in list_sources(context.session())
-        if (not state or state_of(s) == state)
-        and (not category or s.category.slug == category)
-        and (not query or fold(query) in fold(f"{s.title} {s.url}"))
-    ]
+    category_id = get_category(session, category).id if category else None
+    page = page_sources(
+        session, position(), context.settings().admin_page_items, state, category_id, query
+    )
+    filters = {"state": state, "category": category, "q": query}
     return render_template(
         "admin/sources.html",
-        sources=shown,
+        page=page,
         state_of=state_of,
-        states=STATES,
-        categories=list_categories(context.session()),
-        filters={"state": state, "category": category, "q": query},
+        states=SOURCE_STATES,
+        categories=list_categories(session),
+        filters={k: v for k, v in filters.items() if v},
     )
 
 

@@ -5,35 +5,35 @@ from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
 from feedsvc.errors import Conflict
-from feedsvc.notify.email import list_subscribers
-from feedsvc.notify.hub import list_subscriptions
-from feedsvc.notify.outbox import list_deliveries, retry_delivery
+from feedsvc.notify.email import page_subscribers
+from feedsvc.notify.hub import page_subscriptions
+from feedsvc.notify.outbox import page_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
     EndpointCreate,
     EndpointUpdate,
     add_endpoint,
     delete_endpoint,
-    list_endpoints,
+    page_endpoints,
     update_endpoint,
 )
 from feedsvc.text import utcnow
 from feedsvc.web import context
 from feedsvc.web.admin.forms import FormProblem, attempt, done, text
 from feedsvc.web.admin.guard import admin_only
+from feedsvc.web.params import position
 
 blueprint = Blueprint("subscribers", __name__)
 blueprint.before_request(admin_only)
 DELIVERY_STATES = ("failing", "dead", "pending", "delivered")
-DELIVERIES_SHOWN = 200
 
 
 def _page(created_secret: str | None = None, problem: FormProblem | None = None) -> tuple[str, int]:
-    session = context.session()
+    session, size = context.session(), context.settings().admin_page_items
     return render_template(
         "admin/subscribers.html",
-        emails=list_subscribers(session),
-        endpoints=list_endpoints(session),
-        subscriptions=list_subscriptions(session),
+        emails=page_subscribers(session, position("emails_"), size),
+        endpoints=page_endpoints(session, position("webhooks_"), size),
+        subscriptions=page_subscriptions(session, position("websub_"), size),
         categories=list_categories(session),
         created_secret=created_secret,
         problem=problem,
@@ -88,8 +88,11 @@ def deliveries() -> str:
     state = request.args.get("state", "")
     return render_template(
         "admin/deliveries.html",
-        deliveries=list_deliveries(
-            context.session(), state if state in DELIVERY_STATES else None, DELIVERIES_SHOWN
+        deliveries=page_deliveries(
+            context.session(),
+            state if state in DELIVERY_STATES else None,
+            position(),
+            context.settings().admin_page_items,
         ),
         states=DELIVERY_STATES,
         state=state,
