@@ -248,6 +248,7 @@ class HubSubscription(Base):
     __table_args__ = (
         UniqueConstraint("topic", "callback"),
         Index("ix_hub_subscriptions_intent", "intent", "intent_at"),
+        Index("ix_hub_subscriptions_expires_at", "expires_at"),  # housekeeping
         IDS_NEVER_REUSED,
     )
 
@@ -283,7 +284,17 @@ class EmailSubscriber(Base):
     """A citizen told about new articles by e-mail, once they confirmed their address."""
 
     __tablename__ = "email_subscribers"
-    __table_args__ = (IDS_NEVER_REUSED,)
+    __table_args__ = (
+        # housekeeping: addresses never confirmed, and addresses that left
+        Index(
+            "ix_email_subscribers_unconfirmed",
+            "confirmation_sent_at",
+            postgresql_where=text("confirmed_at IS NULL"),
+            sqlite_where=text("confirmed_at IS NULL"),
+        ),
+        Index("ix_email_subscribers_unsubscribed_at", "unsubscribed_at"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -330,6 +341,8 @@ class DeliveryPayload(Base):
     in per subscriber: recipient, Message-ID, unsubscribe link)."""
 
     __tablename__ = "delivery_payloads"
+    # housekeeping walks the old payloads in this order, looking for unreferenced ones
+    __table_args__ = (Index("ix_delivery_payloads_created_at", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_type: Mapped[str] = mapped_column(String(100))
@@ -353,6 +366,8 @@ class Delivery(Base):
         UniqueConstraint("hub_subscription_id", "article_id"),
         UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        # whether a payload is still referenced (housekeeping; the foreign key's checks)
+        Index("ix_deliveries_payload_id", "payload_id"),
         IDS_NEVER_REUSED,
     )
 
@@ -409,3 +424,18 @@ class AdminSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[AdminUser] = relationship()
+
+
+class HousekeepingState(Base):
+    """One row (made on first need): when the next scheduled sweep is due, which every worker
+    claims by moving it forward, and what the sweeps removed (feedsvc.housekeeping)."""
+
+    __tablename__ = "housekeeping_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_sweep_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # Rows removed per kind: by the last sweep, and by every sweep so far.
+    last_removed: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    removed_total: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

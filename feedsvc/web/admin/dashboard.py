@@ -1,7 +1,8 @@
-"""The dashboard: every source's health at a glance, deliveries and subscribers."""
+"""The dashboard: every source's health at a glance, deliveries, subscribers, housekeeping."""
 
 from flask import Blueprint, Response, g, redirect, render_template, url_for
 
+from feedsvc.housekeeping import last_sweep
 from feedsvc.overview import DAYS, delivery_counts, items_per_day, subscriber_counts
 from feedsvc.sources import list_sources
 from feedsvc.text import utcnow
@@ -22,4 +23,5 @@ def home() -> str | Response:
         days=DAYS,
         deliveries=delivery_counts(session),
         subscribers=subscriber_counts(session, now),
+        sweep=last_sweep(session),
     )

@@ -1,0 +1,57 @@
+"""housekeeping
+
+Revision ID: 0021
+Revises: 0015
+Create Date: 2026-11-27 20:15:00
+
+What the scheduled housekeeping (feedsvc.housekeeping) needs: its state (the claim of the
+next sweep, what the sweeps removed), and indexes so that each of its batches is cheap at
+millions of rows: whether a payload is still referenced by a delivery (also what a payload's
+foreign key checks on every delete), the oldest payloads, ended hub subscriptions, addresses
+never confirmed and addresses that left.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "housekeeping_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("next_sweep_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_swept_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_duration_ms", sa.Integer(), nullable=True),
+        sa.Column("last_removed", sa.JSON(), nullable=False),
+        sa.Column("removed_total", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_housekeeping_state")),
+    )
+    op.create_index("ix_deliveries_payload_id", "deliveries", ["payload_id"])
+    op.create_index(
+        "ix_delivery_payloads_created_at", "delivery_payloads", ["created_at", "id"]
+    )
+    op.create_index("ix_hub_subscriptions_expires_at", "hub_subscriptions", ["expires_at"])
+    op.create_index(
+        "ix_email_subscribers_unconfirmed",
+        "email_subscribers",
+        ["confirmation_sent_at"],
+        postgresql_where=sa.text("confirmed_at IS NULL"),
+        sqlite_where=sa.text("confirmed_at IS NULL"),
+    )
+    op.create_index(
+        "ix_email_subscribers_unsubscribed_at", "email_subscribers", ["unsubscribed_at"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_email_subscribers_unsubscribed_at", table_name="email_subscribers")
+    op.drop_index("ix_email_subscribers_unconfirmed", table_name="email_subscribers")
+    op.drop_index("ix_hub_subscriptions_expires_at", table_name="hub_subscriptions")
+    op.drop_index("ix_delivery_payloads_created_at", table_name="delivery_payloads")
+    op.drop_index("ix_deliveries_payload_id", table_name="deliveries")
+    op.drop_table("housekeeping_state")
