@@ -99,11 +99,9 @@ def _denied_hub_requests(settings: Settings, now: datetime) -> list[ColumnElemen
 
 def _unconfirmed_emails(settings: Settings, now: datetime) -> list[ColumnElement[bool]]:
     cutoff = now - timedelta(days=settings.keep_unconfirmed_email_days)
-    return [
-        EmailSubscriber.confirmed_at.is_(None),
-        EmailSubscriber.confirmation_sent_at < cutoff,
-        EmailSubscriber.unsubscribed_at.is_(None),
-    ]
+    # (an address that never confirmed cannot have unsubscribed: only announcements, sent
+    # to confirmed addresses, carry the link)
+    return [EmailSubscriber.confirmed_at.is_(None), EmailSubscriber.confirmation_sent_at < cutoff]
 
 
 def _unsubscribed_emails(settings: Settings, now: datetime) -> list[ColumnElement[bool]]:

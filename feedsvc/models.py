@@ -248,7 +248,7 @@ class HubSubscription(Base):
     __table_args__ = (
         UniqueConstraint("topic", "callback"),
         Index("ix_hub_subscriptions_intent", "intent", "intent_at"),
-        Index("ix_hub_subscriptions_expires_at", "expires_at"),  # housekeeping
+        Index("ix_hub_subscriptions_ended", "intent", "expires_at"),  # housekeeping
         IDS_NEVER_REUSED,
     )
 
@@ -292,7 +292,12 @@ class EmailSubscriber(Base):
             postgresql_where=text("confirmed_at IS NULL"),
             sqlite_where=text("confirmed_at IS NULL"),
         ),
-        Index("ix_email_subscribers_unsubscribed_at", "unsubscribed_at"),
+        Index(
+            "ix_email_subscribers_unsubscribed",
+            "unsubscribed_at",
+            postgresql_where=text("unsubscribed_at IS NOT NULL"),
+            sqlite_where=text("unsubscribed_at IS NOT NULL"),
+        ),
         IDS_NEVER_REUSED,
     )
 

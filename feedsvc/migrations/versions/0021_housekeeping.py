@@ -35,7 +35,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_delivery_payloads_created_at", "delivery_payloads", ["created_at", "id"]
     )
-    op.create_index("ix_hub_subscriptions_expires_at", "hub_subscriptions", ["expires_at"])
+    op.create_index("ix_hub_subscriptions_ended", "hub_subscriptions", ["intent", "expires_at"])
     op.create_index(
         "ix_email_subscribers_unconfirmed",
         "email_subscribers",
@@ -44,14 +44,18 @@ def upgrade() -> None:
         sqlite_where=sa.text("confirmed_at IS NULL"),
     )
     op.create_index(
-        "ix_email_subscribers_unsubscribed_at", "email_subscribers", ["unsubscribed_at"]
+        "ix_email_subscribers_unsubscribed",
+        "email_subscribers",
+        ["unsubscribed_at"],
+        postgresql_where=sa.text("unsubscribed_at IS NOT NULL"),
+        sqlite_where=sa.text("unsubscribed_at IS NOT NULL"),
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_email_subscribers_unsubscribed_at", table_name="email_subscribers")
+    op.drop_index("ix_email_subscribers_unsubscribed", table_name="email_subscribers")
     op.drop_index("ix_email_subscribers_unconfirmed", table_name="email_subscribers")
-    op.drop_index("ix_hub_subscriptions_expires_at", table_name="hub_subscriptions")
+    op.drop_index("ix_hub_subscriptions_ended", table_name="hub_subscriptions")
     op.drop_index("ix_delivery_payloads_created_at", table_name="delivery_payloads")
     op.drop_index("ix_deliveries_payload_id", table_name="deliveries")
     op.drop_table("housekeeping_state")
