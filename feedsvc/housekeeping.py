@@ -17,6 +17,10 @@ Kinds of rows removed by ``sweep`` (the settings are ``keep_*`` in config/feedsv
 - ``admin_sessions``: sessions past their end (a logout removes its session at once).
 - ``rate_events``, ``rate_keys``: counted events older than every rate limit's window, and
   keys untouched for as long (``ratelimit.KEEP``).
+- ``articles``: ingested articles of a source with ``keep_days`` (NULL: for ever, the
+  default) published that many days ago; never an article on the first page of a feed (the
+  newest ``feed_items`` visible articles of its category, and of ``all``), never one of our
+  own (local) articles. The feeds' content versions move with each batch, as with any delete.
 
 Each batch is one short transaction removing at most ``housekeeping_batch_size`` rows chosen
 by a subquery (``DELETE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` on
@@ -40,9 +44,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from feedsvc.content import touch_categories
 from feedsvc.db import Database
 from feedsvc.models import (
     AdminSession,
+    Article,
+    Category,
     Delivery,
     DeliveryPayload,
     EmailSubscriber,
@@ -50,12 +57,14 @@ from feedsvc.models import (
     HubSubscription,
     RateEvent,
     RateKey,
+    Source,
 )
 from feedsvc.ratelimit import KEEP
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 
 KINDS = (
+    "articles",
     "hub_subscriptions",
     "unconfirmed_emails",
     "unsubscribed_emails",
@@ -181,6 +190,7 @@ def sweep(
     def stopped() -> bool:
         return stopping is not None and stopping.is_set()
 
+    _remove_articles(database, settings, now, batch_done, stopped)
     for kind in _PLAN:
         if stopped():
             break
@@ -221,6 +231,60 @@ def _remove(
             batch_done(kind.name, rows)
         if rows < size:
             return
+
+
+def _first_pages(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """The articles on the first page of the feed of every category, and of ``all``."""
+    newest = (
+        select(Article.id)
+        .where(Article.published_at <= now)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(settings.feed_items)
+    )
+    kept = set(session.scalars(newest))
+    for category_id in session.scalars(select(Category.id)):
+        kept.update(session.scalars(newest.where(Article.category_id == category_id)))
+    return sorted(kept)
+
+
+def _remove_articles(
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    batch_done: OnBatch,
+    stopped: Callable[[], bool],
+) -> None:
+    """Source after source, batch after batch as ``_remove`` does; the first pages are
+    looked up again in each batch's transaction, so they are those of its moment."""
+    size = settings.housekeeping_batch_size
+    with database.sessions() as session:
+        sources = session.execute(
+            select(Source.id, Source.keep_days).where(Source.keep_days.is_not(None))
+        ).all()
+    for source_id, keep_days in sources:
+        cutoff = now - timedelta(days=keep_days or 0)  # never 0: filtered above
+        while not stopped():
+            with database.transaction() as session:
+                chosen = (
+                    select(Article.id)
+                    .where(
+                        Article.source_id == source_id,
+                        Article.origin != "local",
+                        Article.published_at < cutoff,
+                        Article.id.not_in(_first_pages(session, settings, now)),
+                    )
+                    .limit(size)
+                    .with_for_update(skip_locked=True)
+                )
+                categories = session.scalars(
+                    delete(Article).where(Article.id.in_(chosen)).returning(Article.category_id)
+                ).all()
+                if categories:
+                    touch_categories(session, categories, now)
+            if categories:
+                batch_done("articles", len(categories))
+            if len(categories) < size:
+                break
 
 
 def _remove_payloads(

@@ -109,6 +109,8 @@ class Source(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     category_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Days its articles are kept after their publication (housekeeping); None: for ever.
+    keep_days: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -153,6 +155,7 @@ class Article(Base):
         Index("ix_articles_published", "published_at", "id"),
         UniqueConstraint("source_id", "entry_key"),
         Index("ix_articles_source_link", "source_id", "link"),
+        Index("ix_articles_source_published", "source_id", "published_at"),  # housekeeping
         Index(
             "ix_articles_unannounced",
             "published_at",
@@ -371,8 +374,10 @@ class Delivery(Base):
         UniqueConstraint("hub_subscription_id", "article_id"),
         UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
-        # whether a payload is still referenced (housekeeping; the foreign key's checks)
+        # whether a payload is still referenced (housekeeping; the foreign key's checks), and
+        # the deliveries of a deleted article (its foreign key's SET NULL)
         Index("ix_deliveries_payload_id", "payload_id"),
+        Index("ix_deliveries_article_id", "article_id"),
         IDS_NEVER_REUSED,
     )
 

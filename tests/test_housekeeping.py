@@ -7,6 +7,7 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from feedsvc.housekeeping import KINDS, last_sweep, sweep, sweep_if_due
 from feedsvc.models import (
     AdminSession,
     Article,
+    ContentState,
     Delivery,
     DeliveryPayload,
     EmailSubscriber,
@@ -379,3 +381,60 @@ def test_the_worker_sweeps_and_the_dashboard_and_metrics_show_it(
 def last_sweep_of(db: Database):  # type: ignore[no-untyped-def]
     with db.transaction() as session:
         return last_sweep(session)
+
+
+def rss(*items: tuple[str, datetime]) -> str:
+    entries = "".join(
+        f"<item><title>{title}</title><guid>{title}</guid>"
+        f"<pubDate>{format_datetime(at)}</pubDate></item>"
+        for title, at in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Huyện</title><link>http://huyen.example.vn/</link><description>d</description>"
+        f"{entries}</channel></rss>"
+    )
+
+
+def test_old_ingested_articles_go_but_never_a_first_page_or_our_own(
+    sources, upstream, store, ingest_settings
+):
+    """Feeds of 3 items: the first pages of thoi-su and of all are kept, however old."""
+    settings = ingest_settings.model_copy(update={"feed_items": 3})
+    kept_source = sources.add(
+        upstream.serve(
+            "/huyen", rss(*[(f"A{d}", NOW - d * DAY) for d in (10, 60, 70, 80, 90, 100)])
+        ),
+        keep_days=30,
+    )
+    forever_source = sources.add(
+        upstream.serve("/so", rss(("B400", NOW - 400 * DAY))), category="kinh-te"
+    )
+    for source_id in (kept_source, forever_source):
+        sources.refresh(source_id)
+    store.article("thoi-su", "L200", published_at=NOW - 200 * DAY)  # our own
+    for d in (1, 2, 3):  # the first page of all
+        store.article("kinh-te", f"K{d}", published_at=NOW - d * DAY)
+    with store.database.transaction() as session:
+        version = session.scalar(select(ContentState.version))
+
+    removed = sweep(store.database, settings, NOW)
+
+    assert removed["articles"] == 3
+    with store.database.transaction() as session:
+        titles = set(session.scalars(select(Article.title)))
+        assert session.scalar(select(ContentState.version)) > version  # feeds rebuilt
+    # A60 and A70 are older than 30 days but on thoi-su's first page, with A10
+    assert titles == {"A10", "A60", "A70", "B400", "L200", "K1", "K2", "K3"}
+    assert sweep(store.database, settings, NOW)["articles"] == 0
+
+
+def test_the_age_of_a_sources_articles_is_set_through_the_api(api, upstream):
+    url = upstream.serve("/huyen", rss())
+    created = api.post("/api/v1/sources", json={"url": url, "category": "thoi-su"})
+    assert created.status_code == 201 and created.get_json()["keep_days"] is None
+    path = f"/api/v1/sources/{created.get_json()['id']}"
+    assert api.patch(path, json={"keep_days": 365}).get_json()["keep_days"] == 365
+    refused = api.patch(path, json={"keep_days": 0})
+    assert refused.status_code == 422 and "keep_days" in refused.get_json()["fields"]
+    assert api.patch(path, json={"keep_days": None}).get_json()["keep_days"] is None
