@@ -25,6 +25,7 @@ from feedsvc.models import (
     HubSubscription,
     RateEvent,
     RateKey,
+    Source,
 )
 from feedsvc.notify.email import SubscribeForm, confirm, make_token, signing_key, subscribe
 from feedsvc.notify.email import unsubscribe as leave
@@ -37,9 +38,11 @@ from feedsvc.ratelimit import take
 from feedsvc.scheduler import Jobs
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.admin_helpers import make_user, sign_in
+from feedsvc.web import create_app
+from tests.admin_helpers import make_user, post, sign_in
 from tests.conftest import Store, start_worker, wait_until
 from tests.receiver import Receiver
+from tests.test_cli import feedsvc as run_cli
 
 NOW = utcnow().replace(microsecond=0)
 DAY = timedelta(days=1)
@@ -438,3 +441,36 @@ def test_the_age_of_a_sources_articles_is_set_through_the_api(api, upstream):
     refused = api.patch(path, json={"keep_days": 0})
     assert refused.status_code == 422 and "keep_days" in refused.get_json()["fields"]
     assert api.patch(path, json={"keep_days": None}).get_json()["keep_days"] is None
+
+
+def test_the_age_of_a_sources_articles_is_set_on_the_admin_form_and_the_cli(
+    settings, db, store, upstream, database_url
+):
+    store.category("Thời sự")
+    make_user(db, "lan")
+    local = create_app(settings.model_copy(update={"allow_private_urls": True}))
+    client = local.test_client()
+    sign_in(client, "lan")
+    page = "/admin/sources/new"
+    fields = {"url": upstream.serve("/huyen", rss()), "category": "thoi-su", "keep_days": "90"}
+    assert post(client, page, {"action": "save", **fields}, page=page).status_code == 302
+    [source] = sources_of(db)
+    assert source.keep_days == 90
+    edit = f"/admin/sources/{source.id}"
+    refused = post(client, edit, {**fields, "keep_days": "0"}, page=edit)
+    assert refused.status_code == 422 and sources_of(db)[0].keep_days == 90
+    post(client, edit, {**fields, "keep_days": ""}, page=edit)  # empty: for ever
+    assert sources_of(db)[0].keep_days is None
+    local.extensions["feedsvc.db"].dispose()
+
+    added = run_cli(
+        "sources", "add", upstream.serve("/so", rss()), "--category", "thoi-su",
+        "--keep-days", "30", database_url=database_url, FEEDSVC_ALLOW_PRIVATE_URLS="true",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert [s.keep_days for s in sources_of(db)] == [None, 30]
+
+
+def sources_of(db: Database) -> list[Source]:
+    with db.sessions() as session:
+        return list(session.scalars(select(Source).order_by(Source.id)))

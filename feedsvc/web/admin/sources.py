@@ -88,7 +88,7 @@ def create() -> Response | tuple[str, int]:
                 lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
             )
             return _form_page(None, preview)
-        interval = whole_number("interval_minutes")
+        interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceCreate(
                 url=text("url"),
@@ -96,6 +96,7 @@ def create() -> Response | tuple[str, int]:
                 category=text("category"),
                 category_map=mapping,
                 interval_minutes=interval,
+                keep_days=keep_days,
             )
         )
         source = attempt(lambda: add_source(session, data, settings, utcnow(), random.Random()))
@@ -117,13 +118,14 @@ def save(source_id: int) -> Response | tuple[str, int]:
     source = get_source(session, source_id)
     try:
         mapping = lines_map(request.form.get("category_map", ""))
-        interval = whole_number("interval_minutes")
+        interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceUpdate(
                 title=text("title"),
                 category=text("category"),
                 category_map=mapping,
                 interval_minutes=interval,
+                keep_days=keep_days,  # empty: for ever
             )
         )
         attempt(lambda: update_source(session, source_id, data, utcnow()))
