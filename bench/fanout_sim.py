@@ -5,7 +5,8 @@ moved a day at a time, nothing slept): publishes ``articles_per_day`` articles s
 the day, announces them through ``outbox.announce_due`` (a delivery per endpoint and
 article, one payload per article), marks the day's deliveries delivered, and runs
 ``housekeeping.sweep`` at the end of the day. It returns the row counts of ``deliveries``
-and ``delivery_payloads`` after each day's sweep and their peak.
+and ``delivery_payloads`` after each day's sweep, their peak and bound, the time of each
+phase and the longest sweep batch.
 
 Marking delivered: the sender's own path (``claim_deliveries`` + ``record_attempts``, no
 HTTP) is timed on the first ``sender_sample`` deliveries, to give its rate; the rest is
@@ -17,6 +18,7 @@ the sender's path at a million deliveries a day would take longer than the simul
 """
 
 import argparse
+import itertools
 import json
 import random
 import time
@@ -56,7 +58,7 @@ def simulate_fanout(
     start = (utcnow() - days * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         _endpoints(database, config, webhooks, start)
-        timeline, sender_rate = [], None
+        timeline, sender_rate, longest_batch = [], None, 0.0
         seconds = {"publish": 0.0, "announce": 0.0, "deliver": 0.0, "sweep": 0.0}
         for day in range(days):
             morning = start + day * DAY
@@ -73,8 +75,9 @@ def simulate_fanout(
             _deliver_in_bulk(database, delivered_at)
             seconds["deliver"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            removed = sweep(database, config, morning + DAY)
+            removed, longest = _timed_sweep(database, config, morning + DAY)
             seconds["sweep"] += time.perf_counter() - clock
+            longest_batch = max(longest_batch, longest)
             deliveries, payloads = _counts(database)
             timeline.append(
                 {
@@ -102,6 +105,8 @@ def simulate_fanout(
         "bound_payloads": (config.keep_delivered_days + 1) * articles_per_day,
         "sender_path_deliveries_per_second": sender_rate,
         "seconds": {name: round(value, 1) for name, value in seconds.items()},
+        # the longest time between two batches' commits: one batch's transaction, at most
+        "longest_batch_seconds": round(longest_batch, 3),
     }
 
 
@@ -161,6 +166,17 @@ def _deliver_in_bulk(database: Database, now: datetime) -> None:
             .where(Delivery.state == "pending")
             .values(state="delivered", attempts=1, last_status=200, delivered_at=now, last_error="")
         )
+
+
+def _timed_sweep(
+    database: Database, settings: Settings, now: datetime
+) -> tuple[dict[str, int], float]:
+    """The sweep, and the longest time between two of its batches' commits."""
+    ends = [time.perf_counter()]
+    removed = sweep(
+        database, settings, now, on_batch=lambda _kind, _rows: ends.append(time.perf_counter())
+    )
+    return removed, max((b - a for a, b in itertools.pairwise(ends)), default=0.0)
 
 
 def _counts(database: Database) -> tuple[int, int]:
