@@ -26,7 +26,8 @@ Each batch is one short transaction removing at most ``housekeeping_batch_size``
 by a subquery (``DELETE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` on
 PostgreSQL; SQLite has one writer at a time), so a backlog never holds locks for long, and
 sweeps running at once remove each row once, without waiting for each other. Every batch
-is found through an index (migration 0021).
+is found through an index (migration 0021), but for admin sessions: a handful of rows, as
+``accounts.log_in`` removes the expired ones too.
 
 The worker's scheduler runs ``sweep_due`` every ``housekeeping_interval_minutes``: however
 many workers run it, one claims each interval's sweep.
