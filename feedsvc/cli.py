@@ -225,13 +225,25 @@ def sources() -> None:
 @click.option("--category", required=True, help="Slug of the default category.")
 @click.option("--interval", type=click.IntRange(1), help="Minutes between fetches.")
 @click.option("--title", help="Name shown to admins (default: the feed's title).")
+@click.option(
+    "--keep-days",
+    type=click.IntRange(1),
+    help="Days its articles are kept after publication (default: for ever).",
+)
 @pass_context
 def sources_add(
-    ctx: _Context, url: str, category: str, interval: int | None, title: str | None
+    ctx: _Context,
+    url: str,
+    category: str,
+    interval: int | None,
+    title: str | None,
+    keep_days: int | None,
 ) -> None:
     """Add a source (it is first fetched within a tenth of its interval)."""
     with _errors_to_exit_codes(), ctx.database.transaction() as session:
-        data = SourceCreate(url=url, category=category, interval_minutes=interval, title=title)
+        data = SourceCreate(
+            url=url, category=category, interval_minutes=interval, title=title, keep_days=keep_days
+        )
         source = add_source(session, data, ctx.settings, utcnow(), random.Random())
         click.echo(f"source {source.id} added: {source.url} -> {category}")
 

@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from feedsvc.db import Database
+from feedsvc.housekeeping import KINDS, LastSweep, last_sweep
 from feedsvc.models import Article, Source
 
 
@@ -55,4 +56,33 @@ class StoreCollector(Collector):
             stmt = select(Article.origin, func.count()).group_by(Article.origin)
             for origin, count in session.execute(stmt):
                 articles.add_metric([origin], count)
+            swept = last_sweep(session)
         yield from (fetches, errors, items, up, last, articles)
+        yield from _housekeeping_metrics(swept)
+
+
+def _housekeeping_metrics(swept: LastSweep | None) -> Iterator[Metric]:
+    """Rows removed by housekeeping, per kind (see feedsvc.housekeeping), and its last sweep."""
+    removed = CounterMetricFamily(
+        "feedsvc_housekeeping_removed", "Rows removed by housekeeping.", labels=["kind"]
+    )
+    last_removed = GaugeMetricFamily(
+        "feedsvc_housekeeping_last_removed",
+        "Rows removed by the last housekeeping sweep.",
+        labels=["kind"],
+    )
+    last_run = GaugeMetricFamily(
+        "feedsvc_housekeeping_last_sweep_timestamp_seconds",
+        "When housekeeping last swept.",
+    )
+    duration = GaugeMetricFamily(
+        "feedsvc_housekeeping_last_sweep_duration_seconds",
+        "How long the last housekeeping sweep took.",
+    )
+    if swept is not None:
+        for kind in KINDS:
+            removed.add_metric([kind], swept.removed_total[kind])
+            last_removed.add_metric([kind], swept.removed[kind])
+        last_run.add_metric([], swept.swept_at.timestamp())
+        duration.add_metric([], swept.duration_ms / 1000)
+    yield from (removed, last_removed, last_run, duration)

@@ -113,6 +113,8 @@ class Source(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
     category_map: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    # Days its articles are kept after their publication (housekeeping); None: for ever.
+    keep_days: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -173,6 +175,7 @@ class Article(Base):
         UniqueConstraint("source_id", "entry_key"),
         Index("ix_articles_source_link", "source_id", "link"),
         Index("ix_articles_source_created", "source_id", "created_at"),
+        Index("ix_articles_source_published", "source_id", "published_at"),  # housekeeping
         Index(
             "ix_articles_unannounced",
             "published_at",
@@ -272,6 +275,7 @@ class HubSubscription(Base):
     __table_args__ = (
         UniqueConstraint("topic", "callback"),
         Index("ix_hub_subscriptions_intent", "intent", "intent_at"),
+        Index("ix_hub_subscriptions_ended", "intent", "expires_at"),  # housekeeping
         IDS_NEVER_REUSED,
     )
 
@@ -307,7 +311,22 @@ class EmailSubscriber(Base):
     """A citizen told about new articles by e-mail, once they confirmed their address."""
 
     __tablename__ = "email_subscribers"
-    __table_args__ = (IDS_NEVER_REUSED,)
+    __table_args__ = (
+        # housekeeping: addresses never confirmed, and addresses that left
+        Index(
+            "ix_email_subscribers_unconfirmed",
+            "confirmation_sent_at",
+            postgresql_where=text("confirmed_at IS NULL"),
+            sqlite_where=text("confirmed_at IS NULL"),
+        ),
+        Index(
+            "ix_email_subscribers_unsubscribed",
+            "unsubscribed_at",
+            postgresql_where=text("unsubscribed_at IS NOT NULL"),
+            sqlite_where=text("unsubscribed_at IS NOT NULL"),
+        ),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -355,6 +374,8 @@ class DeliveryPayload(Base):
     in per subscriber: recipient, Message-ID, unsubscribe link)."""
 
     __tablename__ = "delivery_payloads"
+    # housekeeping walks the old payloads in this order, looking for unreferenced ones
+    __table_args__ = (Index("ix_delivery_payloads_created_at", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_type: Mapped[str] = mapped_column(String(100))
@@ -379,6 +400,10 @@ class Delivery(Base):
         UniqueConstraint("email_subscriber_id", "article_id"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_state_id", "state", "id"),
+        # whether a payload is still referenced (housekeeping; the foreign key's checks), and
+        # the deliveries of a deleted article (its foreign key's SET NULL)
+        Index("ix_deliveries_payload_id", "payload_id"),
+        Index("ix_deliveries_article_id", "article_id"),
         IDS_NEVER_REUSED,
     )
 
@@ -435,3 +460,18 @@ class AdminSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[AdminUser] = relationship()
+
+
+class HousekeepingState(Base):
+    """One row (made on first need): when the next scheduled sweep is due, which every worker
+    claims by moving it forward, and what the sweeps removed (feedsvc.housekeeping)."""
+
+    __tablename__ = "housekeeping_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_sweep_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # Rows removed per kind: by the last sweep, and by every sweep so far.
+    last_removed: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    removed_total: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

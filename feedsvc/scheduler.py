@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feedsvc.db import Database
+from feedsvc.housekeeping import sweep_due
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.log import settings_summary
@@ -72,6 +73,18 @@ class Jobs:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
+
+        self.scheduler.add_job(
+            sweep_due,
+            "interval",
+            minutes=settings.housekeeping_interval_minutes,
+            args=(database, settings),
+            kwargs={"stopping": self.stopping},
+            id="housekeeping",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
 
     def start(self) -> None:
         self.scheduler.start()

@@ -203,6 +203,27 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: int = Field(
         30, ge=1, le=3600, description="How often the scheduler looks for due sources."
     )
+    housekeeping_interval_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="How often old rows are removed (one worker a time)."
+    )
+    housekeeping_batch_size: int = Field(
+        1000, ge=1, le=100_000, description="Rows removed per transaction by housekeeping."
+    )
+    keep_delivered_days: int = Field(
+        14, ge=1, description="Days delivered deliveries (and their payloads) are kept."
+    )
+    keep_dead_days: int = Field(
+        90, ge=1, description="Days dead letters are kept after their last attempt."
+    )
+    keep_ended_hub_subscriptions_days: int = Field(
+        7, ge=1, description="Days WebSub subscriptions are kept after their lease ended."
+    )
+    keep_unconfirmed_email_days: int = Field(
+        7, ge=3, description="Days an e-mail address waits for its confirmation (links last 3)."
+    )
+    keep_unsubscribed_email_days: int = Field(
+        30, ge=0, description="Days an e-mail address is kept after it unsubscribed."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -35,6 +35,13 @@ class SourceFields(BaseModel):
         None, description="Upstream category term -> our category slug."
     )
     interval_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60)
+    keep_days: int | None = Field(
+        None,
+        ge=1,
+        le=100 * 366,
+        description="Days its articles are kept after publication (null: for ever); "
+        "an article on the first page of a feed is always kept.",
+    )
     enabled: bool | None = None
 
 
@@ -78,6 +85,7 @@ def add_source(
         category=get_category(session, data.category),
         category_map=_check_map(session, data.category_map or {}),
         interval_minutes=interval,
+        keep_days=data.keep_days,
         enabled=data.enabled if data.enabled is not None else True,
         disabled_reason="",
         created_at=now,
@@ -111,6 +119,8 @@ def update_source(
         source.title = clean_line(values["title"])
     if values.get("interval_minutes"):
         source.interval_minutes = values["interval_minutes"]
+    if "keep_days" in values:  # null: for ever
+        source.keep_days = values["keep_days"]
     if values.get("enabled") is True and not source.enabled:
         source.enabled, source.disabled_reason = True, ""
         source.consecutive_failures, source.next_fetch_at = 0, now

@@ -262,7 +262,7 @@ def test_a_worker_and_cli_fetch_never_fetch_one_source_at_once(
         database_url, log, scheduler_tick_seconds="1", fetch_concurrency="2", fetch_per_host="2"
     )
     try:
-        assert wait_until(lambda: "Scheduler started" in log.read_text(), 60), log.read_text()
+        assert wait_until(lambda: "jobs started" in log.read_text(), 60), log.read_text()
         cli = subprocess.Popen(
             [sys.executable, "-m", "feedsvc.cli", "fetch"],
             env=environment(database_url, FEEDSVC_FETCH_CONCURRENCY="2", **ALLOW),

@@ -53,6 +53,7 @@ def source_json(source: Source) -> dict[str, Any]:
         "category": source.category.slug,
         "category_map": source.category_map,
         "interval_minutes": source.interval_minutes,
+        "keep_days": source.keep_days,
         "enabled": source.enabled,
         "disabled_reason": source.disabled_reason,
         "health": {

@@ -1,7 +1,9 @@
-"""The dashboard: sources' health at a glance (a page at a time), deliveries and subscribers."""
+"""The dashboard: sources' health at a glance (a page at a time), deliveries, subscribers,
+housekeeping."""
 
 from flask import Blueprint, Response, g, redirect, render_template, url_for
 
+from feedsvc.housekeeping import last_sweep
 from feedsvc.overview import (
     COUNT_CAP,
     DAYS,
@@ -31,4 +33,5 @@ def home() -> str | Response:
         deliveries=delivery_counts(session),
         subscribers=subscriber_counts(session, now),
         cap=COUNT_CAP,
+        sweep=last_sweep(session),
     )

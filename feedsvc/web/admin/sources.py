@@ -111,7 +111,7 @@ def create() -> Response | tuple[str, int]:
                 lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
             )
             return _form_page(None, preview)
-        interval = whole_number("interval_minutes")
+        interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceCreate(
                 url=text("url"),
@@ -119,6 +119,7 @@ def create() -> Response | tuple[str, int]:
                 category=text("category"),
                 category_map=mapping,
                 interval_minutes=interval,
+                keep_days=keep_days,
             )
         )
         source = attempt(lambda: add_source(session, data, settings, utcnow(), random.Random()))
@@ -140,7 +141,7 @@ def save(source_id: int) -> Response | tuple[str, int]:
     source = get_source(session, source_id)
     try:
         mapping = lines_map(request.form.get("category_map", ""))
-        interval = whole_number("interval_minutes")
+        interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceUpdate(
                 url=text("url") or None,
@@ -148,6 +149,7 @@ def save(source_id: int) -> Response | tuple[str, int]:
                 category=text("category"),
                 category_map=mapping,
                 interval_minutes=interval,
+                keep_days=keep_days,  # empty: for ever
             )
         )
         attempt(lambda: update_source(session, source_id, data, context.settings(), utcnow()))
