@@ -108,6 +108,8 @@ def _fill(url: str, count: int) -> None:
             if engine.dialect.name == "sqlite":  # for the build only; the store is then closed
                 connection.exec_driver_sql("PRAGMA journal_mode=OFF")
                 connection.exec_driver_sql("PRAGMA synchronous=OFF")
+                # 1 GiB of page cache: the unique index on random guids is written all over
+                connection.exec_driver_sql("PRAGMA cache_size=-1048576")
             now = utcnow()
             ids = _categories(connection, now)
             articles = _model_table("articles", connection)
