@@ -36,8 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bench.data import DATA_VERSION, FEED_CATEGORY, bulk_rows, demo_articles
-from bench.databases import POSTGRES_ADMIN_URL, RESULTS_DIR, remove_sqlite, schema_head, sqlite_url
+# schema_head through bench.data: main moved it to feedsvc.db; at merge import it from there
+from bench.data import DATA_VERSION, FEED_CATEGORY, bulk_rows, demo_articles, schema_head
+from bench.databases import POSTGRES_ADMIN_URL, RESULTS_DIR, remove_sqlite, sqlite_url
 from feedsvc.accounts import create_user
 from feedsvc.articles import ArticleUpdate, get_article, update_article
 from feedsvc.content import touch_categories
