@@ -12,7 +12,8 @@ migrated to head and given what the probes need, both cached between runs.
   admin account. PostgreSQL: then ``VACUUM ANALYZE``, as autovacuum would in time.
 
 SQLite files live under bench/results/; PostgreSQL databases on the local server are kept
-(``feedsvc_scale_<n>_base``, ``feedsvc_scale_<n>``) with their keys in bench/results/.
+(``feedsvc_scale_<n>_base``, ``feedsvc_scale_<n>``) with their keys as the databases'
+comments (SQLite: JSON files beside the stores).
 """
 
 import json
@@ -20,7 +21,6 @@ import shutil
 import sqlite3
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -123,26 +123,6 @@ def _fill(url: str, count: int) -> None:
         engine.dispose()
 
 
-class _Keys:
-    """Keys of cached stores, in JSON files beside them under bench/results/."""
-
-    @staticmethod
-    def path(label: str) -> Path:
-        return RESULTS_DIR / f"{label}.json"
-
-    @classmethod
-    def holds(cls, label: str, key: dict[str, Any]) -> bool:
-        path = cls.path(label)
-        return path.exists() and json.loads(path.read_text()) == key
-
-    @classmethod
-    def write(cls, label: str, key: dict[str, Any] | None) -> None:
-        if key is None:
-            cls.path(label).unlink(missing_ok=True)
-        else:
-            cls.path(label).write_text(json.dumps(key))
-
-
 class ScaleStores:
     """Cached scale stores on one backend ("sqlite" or "postgresql")."""
 
@@ -163,18 +143,39 @@ class ScaleStores:
             return sqlite_url(RESULTS_DIR / f"{label}.sqlite")
         return make_url(POSTGRES_ADMIN_URL).set(database=label).render_as_string(False)
 
-    def _exists(self, label: str) -> bool:
+    def _key(self, label: str) -> dict[str, Any] | None:
+        """The key of the store under ``label``; None if there is none (or no store).
+
+        SQLite: a JSON file beside the store. PostgreSQL: the database's comment, so that
+        every checkout using the server sees the same keys as the same databases."""
         if self.backend == "sqlite":
-            return (RESULTS_DIR / f"{label}.sqlite").exists()
+            path = RESULTS_DIR / f"{label}.json"
+            if not (RESULTS_DIR / f"{label}.sqlite").exists() or not path.exists():
+                return None
+            return dict(json.loads(path.read_text()))
         assert self._admin is not None
         with self._admin.connect() as connection:
-            found = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": label}
-            )
-            return found.scalar() is not None
+            comment = connection.execute(
+                text(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                    "WHERE datname = :name"
+                ),
+                {"name": label},
+            ).scalar()
+        return dict(json.loads(comment)) if comment else None
+
+    def _set_key(self, label: str, key: dict[str, Any]) -> None:
+        if self.backend == "sqlite":
+            (RESULTS_DIR / f"{label}.json").write_text(json.dumps(key))
+            return
+        assert self._admin is not None
+        quoted = json.dumps(key).replace("'", "''")
+        with self._admin.connect() as connection:
+            connection.execute(text(f"COMMENT ON DATABASE \"{label}\" IS '{quoted}'"))
 
     def _drop(self, label: str) -> None:
         if self.backend == "sqlite":
+            (RESULTS_DIR / f"{label}.json").unlink(missing_ok=True)
             remove_sqlite(RESULTS_DIR / f"{label}.sqlite")
             return
         assert self._admin is not None
@@ -202,23 +203,21 @@ class ScaleStores:
         base_key = {"articles": count, "data_version": DATA_VERSION, "revision": BASE_REVISION}
         run_key = {**base_key, "schema": schema_head(), "extras": EXTRAS_VERSION}
         made: dict[str, Any] = {"base_seconds": None, "migrate_seconds": None}
-        if not (self._exists(base) and _Keys.holds(base, base_key)):
-            _Keys.write(base, None)
-            _Keys.write(run, None)
+        if self._key(base) != base_key:
+            self._drop(run)
             started = time.perf_counter()
             url = self._create(base)
             upgrade_database(load_settings(database_url=url), BASE_REVISION)
             _fill(url, count)
-            _Keys.write(base, base_key)
+            self._set_key(base, base_key)
             made["base_seconds"] = round(time.perf_counter() - started, 1)
-        if not (self._exists(run) and _Keys.holds(run, run_key)):
-            _Keys.write(run, None)
+        if self._key(run) != run_key:
             url = self._create(run, template=base)
             started = time.perf_counter()
             upgrade_database(load_settings(database_url=url))
             made["migrate_seconds"] = round(time.perf_counter() - started, 1)
             prepare(url)
-            _Keys.write(run, run_key)
+            self._set_key(run, run_key)
         return {"url": self._url(run), **made}
 
 
