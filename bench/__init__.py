@@ -9,6 +9,9 @@
   making the same calls; the worker's peak memory.
 - ``hostile``: 10,000 webhook deliveries and 100 sources with, and without, one trickling
   subscriber and one trickling upstream beside them (``hostile_peers``, ``hostile_worker``).
+- ``scale``: the first request of each kind at 10,000 against 1,000,000 articles
+  (``scale_store``), 10,000 sources claimed by 4 workers and one worker's ingest of 1,000
+  (``scale_workers``, ``scale_upstream``).
 
 Nothing here is imported by feedsvc; the stores are made through feedsvc's own services
 (``data``) in databases made for the run (``databases``).

@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only serving|cold|ingest|notify|hostile] [--database ...]`.
+"""`python -m bench [--quick] [--only serving|cold|ingest|notify|hostile|scale] [--database ...]`.
 
 Prints each benchmark's table, writes the raw figures to bench/results/latest.json.
 Exit status: 0 all targets met, 1 a target missed, 2 a tool, server or valid config is missing,
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, cold_build, hostile, ingest, notify, serving, wrk
+from bench import BenchError, cold_build, hostile, ingest, notify, scale, serving, wrk
 from bench.databases import BACKENDS, RESULTS_DIR, Databases
 from bench.gunicorn import FEEDSVC_CONFIG
 from bench.report import machine, revision
@@ -26,6 +26,7 @@ MODULES: dict[str, Any] = {
     "ingest": ingest,
     "notify": notify,
     "hostile": hostile,
+    "scale": scale,
 }
 BENCHMARKS = tuple(MODULES)
 

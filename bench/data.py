@@ -116,7 +116,7 @@ def _clean_body(n: int, base_url: str) -> tuple[str, str, str]:
     return body, summary, normalise_search(f"{summary} {html_to_text(body)}")
 
 
-def _bulk_rows(
+def bulk_rows(
     count: int, category_ids: list[int], base_url: str, now: datetime
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows as ``create_article`` (``new_article``, ``apply_fields``) writes them, newest
@@ -176,7 +176,7 @@ def fill_bulk_store(database_url: str, count: int, base_url: str) -> None:
             category_ids = list(session.scalars(select(Category.id).order_by(Category.position)))
         assert len(category_ids) == len(CATEGORY_WEIGHTS)
         with database.engine.begin() as connection:
-            for rows in _bulk_rows(count - made, category_ids, base_url, now):
+            for rows in bulk_rows(count - made, category_ids, base_url, now):
                 connection.execute(insert(Base.metadata.tables["articles"]), rows)
         with database.transaction() as session:
             touch_categories(session, category_ids, now)

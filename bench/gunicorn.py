@@ -52,15 +52,24 @@ def _has_control_socket() -> bool:
 class Gunicorn:
     """``python -m gunicorn -c config/gunicorn.conf.py <app>`` on 127.0.0.1:<port>."""
 
-    def __init__(self, name: str, app: str, port: int, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        app: str,
+        port: int,
+        env: dict[str, str],
+        log: Path,
+        workers: int = WORKERS,
+    ) -> None:
         self.name = name
         self.port = port
         self.log = log
+        self.worker_count = workers
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDSVC_")}
         child_env.update(
             FEEDSVC_CONFIG=str(FEEDSVC_CONFIG),
             FEEDSVC_BIND=f"127.0.0.1:{port}",
-            WEB_CONCURRENCY=str(WORKERS),
+            WEB_CONCURRENCY=str(workers),
             **env,
         )
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), app]
@@ -94,10 +103,10 @@ class Gunicorn:
                 f"{self.name}: no answer on {path} in {timeout:.0f}s:\n{self.log_tail()}"
             )
         deadline = time.monotonic() + timeout
-        while len(self.workers()) < WORKERS and time.monotonic() < deadline:
+        while len(self.workers()) < self.worker_count and time.monotonic() < deadline:
             time.sleep(0.1)
-        if len(self.workers()) != WORKERS:
-            raise BenchError(f"{self.name}: expected {WORKERS} workers, see {self.log}")
+        if len(self.workers()) != self.worker_count:
+            raise BenchError(f"{self.name}: expected {self.worker_count} workers, see {self.log}")
 
     def workers(self) -> list[int]:
         return _children(self.process.pid)
