@@ -107,3 +107,15 @@ def test_migration_0013_keeps_sqlite_rows_and_never_reuses_their_ids(tmp_path):
     _delete(database, second)
     assert _article(database, "Tin sau khi nâng cấp") > second  # second's id is not given again
     database.dispose()
+
+
+def test_every_exposed_table_keeps_autoincrement_at_the_head(tmp_path):
+    """A later migration whose batch rebuilds a table must keep its AUTOINCREMENT."""
+    url = f"sqlite:///{tmp_path / 'feedsvc.db'}"
+    upgrade_database(Settings(database_url=url))
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        tables = {name: sql for name, sql in rows}
+    engine.dispose()
+    assert [table for table in REBUILT if "AUTOINCREMENT" not in tables[table]] == []

@@ -20,11 +20,14 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
+# A batch that rebuilds a table on SQLite must keep its AUTOINCREMENT (migration 0013).
+KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
 COUNTERS = ("last_unannounced", "unannounced_baseline", "unannounced_old")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sources", schema=None) as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.add_column(sa.Column("baseline_at", sa.DateTime(timezone=True), nullable=True))
         for name in COUNTERS:
             batch_op.add_column(
@@ -34,7 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sources", schema=None) as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         for name in reversed(COUNTERS):
             batch_op.drop_column(name)
         batch_op.drop_column("baseline_at")

@@ -27,6 +27,9 @@ down_revision = "0016"
 branch_labels = None
 depends_on = None
 
+# A batch that rebuilds a table on SQLite must keep its AUTOINCREMENT (migration 0013).
+KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
 BATCH = 500
 articles = sa.table(
     "articles",
@@ -38,7 +41,7 @@ articles = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("articles", schema=None) as batch_op:
+    with op.batch_alter_table("articles", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.add_column(
             sa.Column("summary_derived", sa.Boolean(), nullable=False, server_default=sa.true())
         )
@@ -69,5 +72,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles", schema=None) as batch_op:
+    with op.batch_alter_table("articles", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.drop_column("summary_derived")

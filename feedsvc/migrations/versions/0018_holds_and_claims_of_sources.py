@@ -19,9 +19,12 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
+# A batch that rebuilds a table on SQLite must keep its AUTOINCREMENT (migration 0013).
+KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("sources", schema=None) as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("hold_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(
@@ -34,7 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sources", schema=None) as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.drop_column("hold_reason")
         batch_op.drop_column("hold_until")
         batch_op.drop_column("claimed_until")

@@ -21,6 +21,9 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
+# A batch that rebuilds a table on SQLite must keep its AUTOINCREMENT (migration 0013).
+KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -36,7 +39,7 @@ def upgrade() -> None:
     op.create_index("ix_deliveries_payload_id", "deliveries", ["payload_id"])
     op.create_index("ix_deliveries_article_id", "deliveries", ["article_id"])
     op.create_index("ix_articles_source_published", "articles", ["source_id", "published_at"])
-    with op.batch_alter_table("sources") as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.add_column(sa.Column("keep_days", sa.Integer(), nullable=True))
     op.create_index(
         "ix_delivery_payloads_created_at", "delivery_payloads", ["created_at", "id"]
@@ -63,7 +66,7 @@ def downgrade() -> None:
     op.drop_index("ix_email_subscribers_unconfirmed", table_name="email_subscribers")
     op.drop_index("ix_hub_subscriptions_ended", table_name="hub_subscriptions")
     op.drop_index("ix_delivery_payloads_created_at", table_name="delivery_payloads")
-    with op.batch_alter_table("sources") as batch_op:
+    with op.batch_alter_table("sources", table_kwargs=KEEP_AUTOINCREMENT) as batch_op:
         batch_op.drop_column("keep_days")
     op.drop_index("ix_articles_source_published", table_name="articles")
     op.drop_index("ix_deliveries_article_id", table_name="deliveries")
