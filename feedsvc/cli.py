@@ -450,10 +450,6 @@ def worker(ctx: _Context) -> None:
         jobs.run_until(stopping)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command()
 @click.option(
     "--database", "of_database", is_flag=True, help="Check the database instead (workers)."
@@ -480,3 +476,7 @@ def healthcheck(ctx: _Context, of_database: bool, timeout: float) -> None:
             click.echo(f"feedsvc: {url}: {exc}", err=True)
             sys.exit(EXIT_REFUSED)
         click.echo(f"{url}: ok")
+
+
+if __name__ == "__main__":
+    main()
