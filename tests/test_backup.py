@@ -126,6 +126,8 @@ def test_db_export_and_import_commands(store: Store, database_url: str, tmp_path
     exported = feedsvc("db", "export", str(dump), database_url=database_url)
     assert exported.returncode == 0, exported.stderr
     assert "exported" in exported.stderr
+    streamed = feedsvc("db", "export", "-", database_url=database_url)
+    assert streamed.stdout.splitlines()[1:] == dump.read_text().splitlines()[1:]
     fresh = f"sqlite:///{tmp_path / 'restored.db'}"
     assert feedsvc("db", "upgrade", database_url=fresh).returncode == 0
     imported = feedsvc("db", "import", str(dump), database_url=fresh)

@@ -202,7 +202,7 @@ def test_the_image_command_alone_serves_fetches_and_makes_the_first_admin(tmp_pa
     settings = Settings(database_url=database, allow_private_urls=True)
     db = create_database(database)
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        wait_for(f"http://127.0.0.1:{port}/healthz", process, 90)  # migrates first
         checked = subprocess.run(
             dockerfile_instruction("HEALTHCHECK"),
             env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env},
