@@ -99,7 +99,7 @@ def _set_high_water(connection: Connection, table: Table, key: Column[Any], valu
 
 
 @contextmanager
-def _snapshot(database: Database) -> Iterator[Connection]:
+def snapshot(database: Database) -> Iterator[Connection]:
     """A read-only connection that sees one consistent state of the whole store."""
     with database.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
@@ -120,7 +120,7 @@ def export_store(database: Database, out: IO[str]) -> DumpReport:
     schema = schema_head()
     rows = 0
     tables = _tables()
-    with _snapshot(database) as connection:
+    with snapshot(database) as connection:
         ids = {
             table.name: _high_water(connection, table, key)
             for table in tables

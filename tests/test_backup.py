@@ -5,11 +5,13 @@ import io
 import json
 
 import pytest
+from sqlalchemy import func, select
 
-from feedsvc.backup import export_store, import_store
+from feedsvc.backup import export_store, import_store, snapshot
 from feedsvc.categories import delete_category, list_categories
 from feedsvc.db import Database, create_database, upgrade_database
 from feedsvc.errors import Conflict, InvalidInput
+from feedsvc.models import Category
 from feedsvc.settings import Settings
 from feedsvc.web import create_app
 from tests.conftest import BASE_URL, Store
@@ -138,3 +140,20 @@ def test_db_export_and_import_commands(store: Store, database_url: str, tmp_path
     assert "not empty" in twice.stderr
     missing = feedsvc("db", "import", str(tmp_path / "nothing"), database_url=fresh)
     assert missing.returncode == 2  # click: no such file
+
+
+def test_the_export_snapshot_sees_one_state_and_blocks_no_writer(
+    store: Store, db: Database, database_url: str
+) -> None:
+    """What makes `db export` safe while the service runs: a writer commits in the middle of
+    the read (on SQLite without waiting: its busy timeout is tiny), and the read does not see it."""
+    store.category("Thời sự")
+    writer = create_database(database_url, sqlite_busy_timeout=0.01)
+    with snapshot(db) as connection:
+        count = select(func.count()).select_from(Category)
+        assert connection.scalar(count) == 1
+        Store(writer, store.settings).category("Kinh tế")
+        assert connection.scalar(count) == 1
+    writer.dispose()
+    with db.transaction() as session:
+        assert len(list_categories(session)) == 2
