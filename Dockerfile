@@ -1,4 +1,7 @@
-# feedsvc: web (gunicorn) by default; `docker run IMAGE feedsvc worker` for the scheduler.
+# feedsvc: `feedsvc serve` by default (web and scheduler in one process: a container that stands
+# alone on its SQLite volume). With PostgreSQL, scale out with web-only containers
+# (`gunicorn --config /app/config/gunicorn.conf.py 'feedsvc.web:create_app()'`) and
+# `feedsvc worker` containers: see compose.yaml.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md requirements.lock ./
@@ -22,7 +25,8 @@ COPY docker/entrypoint.sh /usr/local/bin/feedsvc-entrypoint
 USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
+# Asks /healthz at the `bind` setting (FEEDSVC_BIND), on the loopback address for 0.0.0.0.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+    CMD ["feedsvc", "healthcheck"]
 ENTRYPOINT ["feedsvc-entrypoint"]
-CMD ["gunicorn", "--config", "/app/config/gunicorn.conf.py", "feedsvc.web:create_app()"]
+CMD ["feedsvc", "serve"]

@@ -77,6 +77,14 @@ def create_user(
     return user
 
 
+def ensure_admin(session: Session, username: str, password: str, now: datetime) -> AdminUser | None:
+    """Make the first admin account unless an admin exists (the container's start-up, where
+    the password comes from a secret file); None when there was one already."""
+    if _admins(session):
+        return None
+    return create_user(session, username, password, "admin", now)
+
+
 def list_users(session: Session) -> list[AdminUser]:
     return list(session.scalars(select(AdminUser).order_by(AdminUser.username)))
 

@@ -10,16 +10,18 @@ import secrets
 import signal
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import make_url
 
-from feedsvc.accounts import ROLES, create_user, list_users
+from feedsvc.accounts import ROLES, create_user, ensure_admin, list_users
+from feedsvc.backup import export_store, import_store
 from feedsvc.categories import get_category
 from feedsvc.db import Database, check_schema, create_database, upgrade_database
 from feedsvc.demo import load_demo
@@ -31,7 +33,7 @@ from feedsvc.ingest.schedule import HOLD_REASONS, manual_fetch_hold
 from feedsvc.log import configure_logging
 from feedsvc.models import Source
 from feedsvc.paging import Position, encode_cursor
-from feedsvc.settings import Settings, load_settings
+from feedsvc.settings import Settings, load_settings, url_of_bind
 from feedsvc.sources import (
     SOURCE_STATES,
     SourceCreate,
@@ -123,6 +125,29 @@ def db_upgrade(ctx: _Context) -> None:
     click.echo("database is up to date")
 
 
+@db.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8", atomic=True))
+@pass_context
+def db_export(ctx: _Context, file: TextIO) -> None:
+    """Write a dump of the whole store to FILE ('-': standard output), JSON lines read from
+    one snapshot: safe while the service runs, portable between SQLite and PostgreSQL."""
+    with _errors_to_exit_codes():
+        report = export_store(ctx.database, file)
+    click.echo(
+        f"exported {report.rows} rows of {report.tables} tables (schema {report.schema})", err=True
+    )
+
+
+@db.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@pass_context
+def db_import(ctx: _Context, file: TextIO) -> None:
+    """Restore a dump made by `db export` into a fresh database (run `db upgrade` first)."""
+    with _errors_to_exit_codes():
+        report = import_store(ctx.database, file)
+    click.echo(f"imported {report.rows} rows of {report.tables} tables (schema {report.schema})")
+
+
 def _load_demo(ctx: _Context) -> str | None:
     """Load the demo into an empty store, with an ``admin`` account when there is none;
     returns that account's password (None when no account was made)."""
@@ -192,6 +217,32 @@ def admin_create(ctx: _Context, username: str, role: str, password_stdin: bool) 
     with _errors_to_exit_codes(), ctx.database.transaction() as session:
         user = create_user(session, username, password, role, utcnow())
         click.echo(f"user {user.username} ({user.role}) created")
+
+
+@admin.command("ensure")
+@click.option(
+    "--password-file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the password (a Docker/Compose secret); one trailing newline is dropped.",
+)
+@click.option("--username", default="admin", show_default=True)
+@pass_context
+def admin_ensure(ctx: _Context, password_file: Path, username: str) -> None:
+    """Make the first admin account unless an admin exists (the container's start-up)."""
+    try:
+        password = password_file.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        click.echo(
+            f"feedsvc: cannot read the admin password file {password_file}: {reason}", err=True
+        )
+        sys.exit(EXIT_CONFIG)
+    with _errors_to_exit_codes(), ctx.database.transaction() as session:
+        user = ensure_admin(session, username, password, utcnow())
+        click.echo(
+            f"user {user.username} (admin) created" if user else "an admin exists: none made"
+        )
 
 
 @token.command("list")
@@ -465,6 +516,34 @@ def worker(ctx: _Context) -> None:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         jobs.run_until(stopping)
+
+
+@main.command()
+@click.option(
+    "--database", "of_database", is_flag=True, help="Check the database instead (workers)."
+)
+@click.option("--timeout", type=click.FloatRange(0.1), default=4, show_default=True)
+@pass_context
+def healthcheck(ctx: _Context, of_database: bool, timeout: float) -> None:
+    """Exit 0 if /healthz answers at the `bind` address (the image's HEALTHCHECK), or with
+    --database if the database answers at this code's schema."""
+    with _errors_to_exit_codes():
+        if of_database:
+            check_schema(ctx.database)
+            click.echo("database: ok")
+            return
+        try:
+            url = f"{url_of_bind(ctx.settings.bind)}/healthz"
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with direct.open(url, timeout=timeout) as response:
+                response.read()
+        except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors
+            click.echo(f"feedsvc: {url}: {exc}", err=True)
+            sys.exit(EXIT_REFUSED)
+        click.echo(f"{url}: ok")
 
 
 if __name__ == "__main__":

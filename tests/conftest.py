@@ -86,6 +86,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")  # type: ignore[no-any-return]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    """An empty database of each kind, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    request.getfixturevalue("postgresql_url")  # skips (or fails) like every PostgreSQL test
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    name = f"feedsvc_mig_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _empty_store(database: Database) -> None:
     with database.transaction() as session:
         for table in reversed(Base.metadata.sorted_tables):

@@ -192,3 +192,28 @@ def test_sources_add_list_fetch_and_opml(fresh_sqlite, tmp_path):
     down = feedsvc("fetch", "1", database_url=fresh_sqlite, **allow)  # upstream is gone now
     assert down.returncode == 1 and "FAILED" in down.stderr
     assert feedsvc("fetch", "99", database_url=fresh_sqlite).returncode == 1
+
+
+def test_admin_ensure_makes_the_first_admin_from_a_file_once(fresh_sqlite, tmp_path):
+    feedsvc("db", "upgrade", database_url=fresh_sqlite)
+    missing = feedsvc(
+        "admin", "ensure", "--password-file", str(tmp_path / "nothing"), database_url=fresh_sqlite
+    )
+    assert missing.returncode == 78
+    assert missing.stderr == (
+        f"feedsvc: cannot read the admin password file {tmp_path / 'nothing'}:"
+        " No such file or directory\n"
+    )
+    secret = tmp_path / "admin_password"
+    secret.write_text("một mật khẩu dài\r\n")
+    made = feedsvc("admin", "ensure", "--password-file", str(secret), database_url=fresh_sqlite)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "user admin (admin) created\n"
+    secret.write_text("mật khẩu khác hẳn\n")
+    again = feedsvc("admin", "ensure", "--password-file", str(secret), database_url=fresh_sqlite)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "an admin exists: none made\n"
+    database = create_database(fresh_sqlite)
+    with database.transaction() as session:
+        assert log_in(session, Settings(), "admin", "một mật khẩu dài", "127.0.0.1", utcnow())
+    database.dispose()

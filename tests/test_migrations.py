@@ -1,12 +1,9 @@
 """The migrated schema is exactly the models' schema, on SQLite and PostgreSQL; data
 migrations keep what is stored."""
 
-import uuid
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, select, text
 
 from feedsvc.articles import summarise
 from feedsvc.db import create_database, upgrade_database
@@ -14,7 +11,6 @@ from feedsvc.models import Base, Source
 from feedsvc.notify.rows import new_payload
 from feedsvc.settings import Settings
 from feedsvc.text import html_to_text, utcnow
-from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_migrations_match_models(database_url, db):
@@ -23,24 +19,6 @@ def test_migrations_match_models(database_url, db):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def unmigrated_url(request, tmp_path):  # type: ignore[no-untyped-def]
-    """An empty database of each kind, for migrating step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    request.getfixturevalue("postgresql_url")  # skips (or fails) like every PostgreSQL test
-    admin_url = make_url(POSTGRES_ADMIN_URL)
-    name = f"feedsvc_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_deliveries_keep_their_payloads_when_payloads_move_out(unmigrated_url):

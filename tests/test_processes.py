@@ -2,7 +2,9 @@
 `feedsvc serve` (web and scheduler in one process) and `feedsvc worker`, each started for
 real on 127.0.0.1 (the image itself cannot be built here: no Docker daemon)."""
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.accounts import log_in
 from feedsvc.db import create_database, upgrade_database
 from feedsvc.settings import Settings
-from tests.conftest import ROOT, Store, free_port
+from feedsvc.text import utcnow
+from tests.conftest import ROOT, Store, free_port, wait_until
 from tests.ingest_helpers import Sources
 
 RSS = (
@@ -169,3 +173,85 @@ def test_worker_runs_until_sigterm(tmp_path):
         assert process.poll() is None, log.read_text()
         time.sleep(0.1)
     assert stop(process) == 0, log.read_text()
+
+
+def dockerfile_instruction(name: str) -> list[str]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    (line,) = re.findall(rf"^{name} (.*)$", text, re.MULTILINE)
+    return json.loads(line[line.index("[") :])  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_the_image_command_alone_serves_fetches_and_makes_the_first_admin(tmp_path, upstream):
+    """The image's entrypoint with its default CMD and HEALTHCHECK, as `docker run IMAGE` runs
+    them: one process on a SQLite volume serves, fetches, and made the admin from a secret."""
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'data' / 'feedsvc.db'}"
+    secret = tmp_path / "admin_password"
+    secret.write_text("một mật khẩu dài\n")
+    env = {
+        "FEEDSVC_CONFIG": str(ROOT / "config" / "feedsvc.toml"),
+        "FEEDSVC_DATABASE_URL": database,
+        "FEEDSVC_BIND": f"0.0.0.0:{port}",  # as in the image
+        "FEEDSVC_ADMIN_PASSWORD_FILE": str(secret),
+        "FEEDSVC_ALLOW_PRIVATE_URLS": "true",
+        "FEEDSVC_SCHEDULER_TICK_SECONDS": "1",
+    }
+    command = ["sh", "docker/entrypoint.sh", *dockerfile_instruction("CMD")]
+    process = start(command, env, tmp_path)
+    settings = Settings(database_url=database, allow_private_urls=True)
+    db = create_database(database)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", process, 90)  # migrates first
+        checked = subprocess.run(
+            dockerfile_instruction("HEALTHCHECK"),
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stderr
+        assert checked.stdout == f"http://127.0.0.1:{port}/healthz: ok\n"
+        with db.transaction() as session:
+            assert log_in(session, settings, "admin", "một mật khẩu dài", "127.0.0.1", utcnow())
+        Store(db, settings).category("Thời sự")
+        sources = Sources(db, settings)
+        source_id = sources.add(upstream.serve("/f", RSS))
+        sources.make_due(source_id, sources.get(source_id).created_at)
+        assert wait_until(lambda: sources.get(source_id).fetch_count == 1, 30)
+    finally:
+        assert stop(process) == 0
+        db.dispose()
+    log = (tmp_path / "process.log").read_text()
+    assert "user admin (admin) created" in log
+    assert "mật khẩu" not in log
+    assert log.index("database is up to date") < log.index("user admin") < log.index("Booting")
+
+
+def test_the_healthcheck_fails_when_nothing_answers(tmp_path):
+    env = {
+        "FEEDSVC_CONFIG": str(ROOT / "tests" / "no-config.toml"),
+        "FEEDSVC_DATABASE_URL": f"sqlite:///{tmp_path / 'feedsvc.db'}",
+        "FEEDSVC_BIND": f"0.0.0.0:{free_port()}",
+    }
+    checked = subprocess.run(
+        [str(BIN / "feedsvc"), "healthcheck"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 1
+    assert "Connection refused" in checked.stderr
+    database = subprocess.run(
+        [str(BIN / "feedsvc"), "healthcheck", "--database"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert database.returncode == 78
+    assert "run `feedsvc db upgrade`" in database.stderr
