@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.announcement import max_age
 from feedsvc.db import Database
-from feedsvc.errors import Conflict, NotAFeed, NotFound
+from feedsvc.errors import N_, Conflict, NotAFeed, NotFound
 from feedsvc.ingest.fetch import FetchResult, fetch_feed
 from feedsvc.ingest.parse import ParsedFeed, parse_feed
 from feedsvc.ingest.schedule import after_failure, after_success
@@ -124,8 +124,8 @@ def claim_source(session: Session, settings: Settings, source_id: int, now: date
     source = session.scalar(stmt)
     if source is None:
         if session.get(Source, source_id) is None:
-            raise NotFound(f"no source {source_id}")
-        raise Conflict(f"source {source_id} is being fetched right now")
+            raise NotFound(N_("Không có nguồn tin %(id)s"), id=source_id)
+        raise Conflict(N_("Nguồn tin %(id)s đang được lấy tin"), id=source_id)
     return _ticket(source, now, settings)
 
 

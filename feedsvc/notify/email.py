@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import Article, Category, Delivery, EmailSubscriber, InstanceKey
 from feedsvc.notify.rows import (
     Attempt,
@@ -76,7 +76,7 @@ def signing_key(session: Session, settings: Settings) -> str:
         return settings.secret_key
     key = session.get(InstanceKey, "signing")
     if key is None:
-        raise NotFound("no signing key: run `feedsvc db upgrade`")
+        raise NotFound(N_("Chưa có khóa ký: hãy chạy `feedsvc db upgrade`"))
     return key.value
 
 
@@ -93,9 +93,9 @@ def read_token(key: str, purpose: str, token: str, max_age: timedelta | None) ->
         seconds = int(max_age.total_seconds()) if max_age else None
         return int(_serializer(key, purpose).loads(token, max_age=seconds))
     except SignatureExpired as exc:
-        raise InvalidInput("this link has expired; please subscribe again") from exc
+        raise InvalidInput(N_("Liên kết này đã hết hạn; xin hãy đăng ký lại")) from exc
     except (BadSignature, ValueError) as exc:
-        raise NotFound("this link is not valid") from exc
+        raise NotFound(N_("Liên kết này không hợp lệ")) from exc
 
 
 def subscribe(
@@ -107,11 +107,13 @@ def subscribe(
     who is subscribed.
     """
     rate_key, hour = f"subscribe:{client_ip}", timedelta(hours=1)
-    refusal = "too many subscription requests; please try again later"
+    refusal = N_("Có quá nhiều yêu cầu đăng ký từ địa chỉ này; xin thử lại sau")
     take(session, [rate_key], settings.subscribe_per_hour, hour, now, refusal)
     known = set(session.scalars(select(Category.slug)))
     if not set(form.categories) <= known:
-        raise InvalidInput("unknown category", {"categories": "choose from the list"})
+        raise InvalidInput(
+            N_("Không có chuyên mục này"), {"categories": N_("hãy chọn trong danh sách")}
+        )
     email = form.email.lower()
     subscriber = session.scalar(select(EmailSubscriber).where(EmailSubscriber.email == email))
     if subscriber is None:
@@ -142,7 +144,7 @@ def confirm(session: Session, settings: Settings, token: str, now: datetime) -> 
     subscriber_id = read_token(signing_key(session, settings), "confirm", token, CONFIRM_MAX_AGE)
     subscriber = session.get(EmailSubscriber, subscriber_id)
     if subscriber is None:
-        raise NotFound("this subscription no longer exists")
+        raise NotFound(N_("Đăng ký này không còn nữa"))
     if subscriber.confirmed_at is None:
         subscriber.confirmed_at, subscriber.unsubscribed_at = now, None
     return subscriber

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedsvc.errors import InvalidInput
+from feedsvc.errors import N_, InvalidInput
 from feedsvc.models import Delivery, WebhookEndpoint
 from feedsvc.notify.outbox import list_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
@@ -128,7 +128,11 @@ def remove_webhook(endpoint_id: int) -> tuple[str, int]:
 def deliveries() -> Response:
     state = request.args.get("state") or None
     if state is not None and state not in DELIVERY_STATES:
-        raise InvalidInput("unknown state", {"state": f"one of {', '.join(DELIVERY_STATES)}"})
+        raise InvalidInput(
+            N_("Trạng thái không có"),
+            {"state": N_("một trong: %(roles)s")},
+            roles=", ".join(DELIVERY_STATES),
+        )
     found = list_deliveries(context.session(), state, context.settings().api_page_items)
     return jsonify({"items": [delivery_json(d) for d in found]})
 

@@ -7,7 +7,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     jsonify,
     redirect,
     render_template,
@@ -20,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedsvc.articles import count_visible, get_visible_article, list_visible
 from feedsvc.categories import get_category, list_categories
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
+from feedsvc.errors import N_, NotFound
 from feedsvc.metrics import StoreCollector
 from feedsvc.models import Category
 from feedsvc.text import format_local, utcnow
@@ -97,7 +97,7 @@ def category(slug: str) -> str:
     total = count_visible(session, now, category_id=found.id)
     pages = max(1, ceil(total / settings.page_items))
     if page > pages:
-        abort(404, description=f"Không có trang {page} (no such page)")
+        raise NotFound(N_("Không có trang %(page)s"), page=page)
     articles = list_visible(
         session,
         now,
