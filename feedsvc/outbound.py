@@ -100,13 +100,8 @@ def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolv
     """Resolve ``host`` once; raise UnsafeURL unless (allowed or) every address is public."""
     try:
         addresses = resolve(host.strip("[]"), port)
-    except (OSError, UnicodeError) as exc:
-        raise UnsafeURL(
-            N_("Không tìm được địa chỉ của %(host)s: %(reason)s"),
-            {"url": N_("máy chủ không xác định")},
-            host=host,
-            reason=str(exc),
-        ) from exc
+    except (OSError, UnicodeError):
+        addresses = []  # an unknown host: the same answer as a host without addresses
     if not addresses:
         raise UnsafeURL(
             N_("Không tìm được địa chỉ của %(host)s"),

@@ -10,13 +10,34 @@ from pydantic import ValidationError
 
 from feedsvc.articles import representable
 from feedsvc.categories import list_categories
-from feedsvc.errors import FeedsvcError, InvalidInput
+from feedsvc.errors import N_, FeedsvcError, InvalidInput
 from feedsvc.text import LOCAL_TZ
 from feedsvc.web import context, params
 from feedsvc.web.errors import validation_texts
 
 T = TypeVar("T")
 LOCAL_FORMAT = "%d/%m/%Y %H:%M"
+# A form's problems are listed per field: by these names, not the fields' own.
+FIELD_LABELS = {
+    "title": N_("Tiêu đề"),
+    "category": N_("Chuyên mục"),
+    "summary": N_("Tóm tắt"),
+    "body_html": N_("Nội dung (HTML)"),
+    "author": N_("Tác giả"),
+    "image_url": N_("Ảnh đại diện (URL)"),
+    "published_at": N_("Thời điểm đăng"),
+    "url": N_("Địa chỉ"),
+    "interval_minutes": N_("Chu kỳ lấy tin (phút)"),
+    "category_map": N_("Ánh xạ chuyên mục của nguồn"),
+    "categories": N_("Chuyên mục"),
+    "keywords": N_("Từ khóa"),
+    "description": N_("Mô tả"),
+    "name": N_("Tên"),
+    "username": N_("Tên đăng nhập"),
+    "password": N_("Mật khẩu"),
+    "role": N_("Vai trò"),
+    "file": N_("Tệp"),
+}
 
 
 class FormProblem(Exception):
@@ -91,6 +112,12 @@ def local_datetime(name: str) -> datetime | None:
         raise FormProblem(
             _("Ngày giờ không hợp lệ: “%(value)s”", value=value), {name: hint}
         ) from exc
+
+
+def field_label(name: str) -> str:
+    """A field's name as its form says it (a template global)."""
+    label = FIELD_LABELS.get(name.partition(".")[0])
+    return _(label) if label else name
 
 
 def form_page(template: str, problem: FormProblem | None, **page: Any) -> tuple[str, int]:
