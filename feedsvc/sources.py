@@ -178,9 +178,7 @@ def read_opml(data: bytes) -> list[OpmlOutline]:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise InvalidInput(
-            N_("Không phải tệp OPML: %(reason)s"), {"file": N_("không phải XML")}, reason=str(exc)
-        ) from exc
+        raise InvalidInput(N_("Không phải tệp OPML"), {"file": N_("không phải XML")}) from exc
     body = root.find("body")
     if root.tag != "opml" or body is None:
         raise InvalidInput(N_("Không phải tệp OPML"), {"file": N_("không có <opml><body>")})
@@ -207,7 +205,7 @@ def category_for_outline(
 class ImportReport:
     added: int = 0
     skipped: int = 0  # URLs we have already
-    failed: list[str] = field(default_factory=list)  # "url: why"
+    failed: list[tuple[str, FeedsvcError]] = field(default_factory=list)  # (url, why)
 
 
 def import_outlines(
@@ -226,8 +224,11 @@ def import_outlines(
             report.added += 1
         except Conflict:
             report.skipped += 1
-        except (FeedsvcError, ValidationError) as exc:
-            report.failed.append(f"{outline.url}: {exc}")
+        except FeedsvcError as exc:
+            report.failed.append((outline.url, exc))
+        except ValidationError as exc:
+            fields = {str(error["loc"][0]): error["msg"] for error in exc.errors()}
+            report.failed.append((outline.url, InvalidInput(N_("Dữ liệu không hợp lệ"), fields)))
     return report
 
 

@@ -8,6 +8,7 @@ pydantic); the words of the Vietnamese sources (the catalog's msgids and the tem
 text) are taken out again, so that names such as RSS or URL pass.
 """
 
+import io
 import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -162,6 +163,14 @@ def test_admin_errors_and_form_problems_are_vietnamese(app, db, store, settings)
     form(sources, unknown_host, 422, "Không tìm được địa chỉ của khong-co.test")
     private = {**source, "url": "http://127.0.0.1:9/rss", "action": "preview"}
     form(sources, private, 422, "địa chỉ không công khai")
+    outlines = b'<opml><body><outline xmlUrl="ftp://example.vn/rss"/></body></opml>'
+    for opml, expected in (
+        (b"<html", "Không phải tệp OPML"),
+        (outlines, "Chỉ lấy được các URL http(s)"),
+    ):
+        upload = {"file": (io.BytesIO(opml), "nguon.opml"), "category": "thoi-su"}
+        imported = post(client, "/admin/sources/opml", upload, page="/admin/sources/")
+        assert_vietnamese(client.get(imported.headers["Location"]), 200, expected)
     hooks = "/admin/subscribers"
     answer = post(client, f"{hooks}/webhooks", {"url": "ftp://x", "categories": "x"}, page=hooks)
     assert_vietnamese(answer, 422, "Chưa lưu được")
