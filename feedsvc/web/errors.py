@@ -10,12 +10,12 @@ the HTTP status, never werkzeug's English.
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 from werkzeug.exceptions import HTTPException
 
 from feedsvc.db import UNAVAILABLE_ERRORS
@@ -96,7 +96,7 @@ def error_response(
     return response
 
 
-def _problem(error: ErrorDetails) -> str:
+def _problem(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     text = FIELD_TEXTS.get(kind) or next(
         (
