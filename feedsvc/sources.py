@@ -58,7 +58,7 @@ def _check_map(session: Session, category_map: dict[str, str]) -> dict[str, str]
     unknown = sorted(slug for slug in category_map.values() if slug not in known)
     if unknown:
         raise InvalidInput(
-            N_("Bảng chuyển chuyên mục nêu chuyên mục không có: %(names)s"),
+            N_("Ánh xạ chuyên mục nêu chuyên mục không có: %(names)s"),
             {"category_map": "%(names)s"},
             names=", ".join(unknown),
         )

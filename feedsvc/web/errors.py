@@ -9,7 +9,7 @@ the HTTP status, never werkzeug's English.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -109,18 +109,20 @@ def _problem(error: Mapping[str, Any]) -> str:
     return human(text, error.get("ctx") if "%(" in text else None)
 
 
+def _by_field(exc: ValidationError, describe: Callable[[Any], str]) -> dict[str, str]:
+    return {
+        ".".join(str(part) for part in err["loc"]) or "body": describe(err) for err in exc.errors()
+    }
+
+
 def validation_fields(exc: ValidationError) -> dict[str, str]:
     """pydantic's own (English) words per field: for machines."""
-    return {
-        ".".join(str(part) for part in err["loc"]) or "body": err["msg"] for err in exc.errors()
-    }
+    return _by_field(exc, lambda err: str(err["msg"]))
 
 
 def validation_texts(exc: ValidationError) -> dict[str, str]:
     """What is wrong with each field, in the reader's language: for pages."""
-    return {
-        ".".join(str(part) for part in err["loc"]) or "body": _problem(err) for err in exc.errors()
-    }
+    return _by_field(exc, _problem)
 
 
 def _http_text(exc: HTTPException) -> str:

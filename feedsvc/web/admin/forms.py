@@ -83,9 +83,7 @@ def lines_map(value: str) -> dict[str, str]:
         if not sep or not term.strip() or not slug.strip():
             if line.strip():
                 problem = _("“%(line)s” không theo dạng “từ = slug”", line=line.strip())
-                raise FormProblem(
-                    _("Bảng chuyển chuyên mục không hợp lệ"), {"category_map": problem}
-                )
+                raise FormProblem(_("Ánh xạ chuyên mục không hợp lệ"), {"category_map": problem})
             continue
         mapping[term.strip()] = slug.strip()
     return mapping
