@@ -55,6 +55,6 @@ clean:
 ## Admin UI strings: extract them, merge them into the English catalog, compile it.
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
-		-o feedsvc/web/translations/messages.pot feedsvc/web
+		-o feedsvc/web/translations/messages.pot feedsvc
 	$(BIN)/pybabel update -i feedsvc/web/translations/messages.pot -d feedsvc/web/translations
 	$(BIN)/pybabel compile -d feedsvc/web/translations

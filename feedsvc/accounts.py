@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import Conflict, InvalidInput, NotFound
+from feedsvc.errors import N_, Conflict, InvalidInput, NotFound
 from feedsvc.models import AdminSession, AdminUser
 from feedsvc.ratelimit import give_back, take
 from feedsvc.settings import Settings
@@ -50,13 +50,15 @@ def _digest(token: str) -> str:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(
-            "the password is too short", {"password": f"at least {MIN_PASSWORD} characters"}
+            N_("Mật khẩu quá ngắn"), {"password": N_("ít nhất %(min)d ký tự")}, min=MIN_PASSWORD
         )
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise InvalidInput("unknown role", {"role": " or ".join(ROLES)})
+        raise InvalidInput(
+            N_("Vai trò không hợp lệ"), {"role": N_("một trong: %(roles)s")}, roles=", ".join(ROLES)
+        )
 
 
 def create_user(
@@ -64,11 +66,13 @@ def create_user(
 ) -> AdminUser:
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise InvalidInput("invalid user name", {"username": "3–50 of a–z, 0–9, '.', '_', '-'"})
+        raise InvalidInput(
+            N_("Tên đăng nhập không hợp lệ"), {"username": N_("3–50 ký tự a–z, 0–9, '.', '_', '-'")}
+        )
     _check_password(password)
     _check_role(role)
     if session.scalar(select(AdminUser.id).where(AdminUser.username == username)):
-        raise Conflict(f"user '{username}' exists already")
+        raise Conflict(N_("Tài khoản “%(name)s” đã có"), name=username)
     user = AdminUser(
         username=username, password_hash=_hasher.hash(password), role=role, created_at=now
     )
@@ -92,7 +96,7 @@ def list_users(session: Session) -> list[AdminUser]:
 def get_user(session: Session, user_id: int) -> AdminUser:
     user = session.get(AdminUser, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(N_("Không có tài khoản %(id)s"), id=user_id)
     return user
 
 
@@ -104,7 +108,7 @@ def set_role(session: Session, user_id: int, role: str) -> AdminUser:
     _check_role(role)
     user = get_user(session, user_id)
     if user.role == "admin" and role != "admin" and _admins(session) == 1:
-        raise Conflict("the last admin cannot lose the admin role")
+        raise Conflict(N_("Người quản trị cuối cùng không thể mất quyền quản trị"))
     user.role = role
     return user
 
@@ -121,7 +125,7 @@ def set_password(session: Session, user_id: int, password: str) -> AdminUser:
 def delete_user(session: Session, user_id: int) -> None:
     user = get_user(session, user_id)
     if user.role == "admin" and _admins(session) == 1:
-        raise Conflict("the last admin cannot be deleted")
+        raise Conflict(N_("Không thể xóa người quản trị cuối cùng"))
     session.delete(user)
 
 
@@ -141,7 +145,7 @@ def log_in(
         settings.login_failures,
         LOGIN_WINDOW,
         now,
-        "too many failed logins; try again in 15 minutes",
+        N_("Quá nhiều lần đăng nhập sai; hãy thử lại sau 15 phút"),
     )  # counted as a failure until the password is right (see feedsvc.ratelimit)
     user = session.scalar(select(AdminUser).where(AdminUser.username == username))
     try:
@@ -149,7 +153,7 @@ def log_in(
         if user is None:
             raise VerificationError
     except (VerificationError, InvalidHashError):
-        raise InvalidInput("wrong user name or password") from None
+        raise InvalidInput(N_("Sai tên đăng nhập hoặc mật khẩu")) from None
     give_back(session, attempt)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 from feedsvc.announcement import hold_reason
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import EARLIEST, LATEST, MAX_BIG_INTEGER, Article
 from feedsvc.paging import Page, Position, encode_cursor, keyset_page
 from feedsvc.text import (
@@ -158,7 +158,7 @@ def apply_fields(article: Article, values: dict[str, Any], document_url: str) ->
     if "title" in values:
         article.title = clean_line(values["title"])
         if not article.title:
-            raise InvalidInput("invalid article", {"title": "must not be empty"})
+            raise InvalidInput(N_("Tin bài không hợp lệ"), {"title": N_("không được để trống")})
         article.slug = slugify(article.title) or "bai-viet"
     if "body_html" in values:
         body = values["body_html"] or ""
@@ -268,14 +268,14 @@ def get_article(session: Session, article_id: int) -> Article:
     """Any article, scheduled ones included (for writers)."""
     article = session.get(Article, article_id, options=[joinedload(Article.category)])
     if article is None:
-        raise NotFound(f"Không có bài viết {article_id} (no such article)")
+        raise NotFound(N_("Không có bài viết %(id)s"), id=article_id)
     return article
 
 
 def get_visible_article(session: Session, article_id: int, now: datetime) -> Article:
     article = get_article(session, article_id)
     if article.published_at > now:
-        raise NotFound(f"Không có bài viết {article_id} (no such article)")
+        raise NotFound(N_("Không có bài viết %(id)s"), id=article_id)
     return article
 
 

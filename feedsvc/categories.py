@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc.content import touch_categories
-from feedsvc.errors import Conflict, InvalidInput, NotFound
+from feedsvc.errors import N_, Conflict, InvalidInput, NotFound
 from feedsvc.models import Article, Category, Source
 from feedsvc.text import clean_line, clean_text, slugify
 from feedsvc.urls import ALL_FEED
@@ -24,8 +24,13 @@ class CategoryCreate(BaseModel):
 class CategoryInUse(Conflict):
     def __init__(self, name: str, articles: int, sources: int) -> None:
         super().__init__(
-            f"category '{name}' is used by {articles} articles and {sources} sources;"
-            " move them to another category first"
+            N_(
+                "Chuyên mục “%(name)s” đang được %(articles)d tin bài và %(sources)d nguồn tin"
+                " dùng; hãy chuyển chúng sang chuyên mục khác trước"
+            ),
+            name=name,
+            articles=articles,
+            sources=sources,
         )
         self.name, self.articles, self.sources = name, articles, sources
 
@@ -37,7 +42,7 @@ def list_categories(session: Session) -> list[Category]:
 def get_category(session: Session, slug: str) -> Category:
     category = session.scalar(select(Category).where(Category.slug == slug))
     if category is None:
-        raise NotFound(f"Không có chuyên mục '{slug}' (no such category)")
+        raise NotFound(N_("Không có chuyên mục '%(slug)s'"), slug=slug)
     return category
 
 
@@ -51,14 +56,16 @@ def create_category(
 ) -> Category:
     name = clean_line(name)
     if not name:
-        raise InvalidInput("a category needs a name", {"name": "must not be empty"})
+        raise InvalidInput(N_("Chuyên mục cần có tên"), {"name": N_("không được để trống")})
     slug = slugify(slug or name)
     if not slug:
-        raise InvalidInput("no slug can be made", {"slug": "must contain letters or digits"})
+        raise InvalidInput(
+            N_("Không tạo được slug từ tên này"), {"slug": N_("phải có chữ cái hoặc chữ số")}
+        )
     if slug == ALL_FEED:
-        raise Conflict(f"'{ALL_FEED}' is reserved for the feed of all categories")
+        raise Conflict(N_("'%(slug)s' đã được dành cho kênh tin của mọi chuyên mục"), slug=ALL_FEED)
     if session.scalar(select(Category.id).where(Category.slug == slug)) is not None:
-        raise Conflict(f"category slug '{slug}' is taken")
+        raise Conflict(N_("Slug chuyên mục '%(slug)s' đã có"), slug=slug)
     if position is None:
         position = (session.scalar(select(func.max(Category.position))) or 0) + 1
     category = Category(
@@ -80,7 +87,7 @@ def rename_category(session: Session, slug: str, name: str, now: datetime) -> Ca
     category = get_category(session, slug)
     name = clean_line(name)
     if not name:
-        raise InvalidInput("a category needs a name", {"name": "must not be empty"})
+        raise InvalidInput(N_("Chuyên mục cần có tên"), {"name": N_("không được để trống")})
     category.name = name
     touch_categories(session, [category.id], now)  # the name is in its feeds
     return category

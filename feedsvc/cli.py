@@ -379,8 +379,10 @@ def sources_import_opml(ctx: _Context, file: BinaryIO, category: str) -> None:
         click.echo(
             f"added {report.added}, skipped {report.skipped} (known), failed {len(report.failed)}"
         )
-        for line in report.failed:
-            click.echo(f"  {line}", err=True)
+        for url, problem in report.failed:
+            click.echo(f"  {url}: {problem}", err=True)
+            for name, why in getattr(problem, "fields", {}).items():
+                click.echo(f"    {name}: {why}", err=True)
         if report.failed:
             sys.exit(EXIT_REFUSED)
 

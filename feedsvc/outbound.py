@@ -35,7 +35,7 @@ import certifi
 import httpcore
 import httpx
 
-from feedsvc.errors import UnsafeURL
+from feedsvc.errors import N_, UnsafeURL
 from feedsvc.settings import Settings
 
 Resolver = Callable[[str, int], list[str]]
@@ -86,9 +86,13 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 def _refuse(host: str, address: str) -> UnsafeURL:
     return UnsafeURL(
-        f"{host} resolves to the non-public address {address} "
-        "(set FEEDSVC_ALLOW_PRIVATE_URLS to allow it)",
-        {"url": "private, loopback or link-local address"},
+        N_(
+            "%(host)s trỏ tới địa chỉ không công khai %(address)s"
+            " (bật FEEDSVC_ALLOW_PRIVATE_URLS để cho phép)"
+        ),
+        {"url": N_("địa chỉ riêng, loopback hoặc link-local")},
+        host=host,
+        address=address,
     )
 
 
@@ -96,10 +100,14 @@ def checked_addresses(host: str, port: int, allow_private: bool, resolve: Resolv
     """Resolve ``host`` once; raise UnsafeURL unless (allowed or) every address is public."""
     try:
         addresses = resolve(host.strip("[]"), port)
-    except (OSError, UnicodeError) as exc:
-        raise UnsafeURL(f"cannot resolve {host}: {exc}", {"url": "unknown host"}) from exc
+    except (OSError, UnicodeError):
+        addresses = []  # an unknown host: the same answer as a host without addresses
     if not addresses:
-        raise UnsafeURL(f"cannot resolve {host}", {"url": "unknown host"})
+        raise UnsafeURL(
+            N_("Không tìm được địa chỉ của %(host)s"),
+            {"url": N_("máy chủ không xác định")},
+            host=host,
+        )
     if not allow_private:
         for address in addresses:
             if not is_public(address):
@@ -111,7 +119,9 @@ def check_scheme(url: str) -> None:
     """Raise UnsafeURL unless ``url`` is an absolute http(s) URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeURL("only absolute http(s) URLs can be fetched", {"url": "not http(s)"})
+        raise UnsafeURL(
+            N_("Chỉ lấy được các URL http(s) đầy đủ"), {"url": N_("không phải http(s)")}
+        )
 
 
 def check_url(url: str, allow_private: bool, resolve: Resolver = system_resolver) -> None:
@@ -124,7 +134,7 @@ def check_url(url: str, allow_private: bool, resolve: Resolver = system_resolver
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
-            raise UnsafeURL(f"bad port in {url}", {"url": "bad port"}) from exc
+            raise UnsafeURL(N_("Cổng sai trong %(url)s"), {"url": N_("cổng sai")}, url=url) from exc
         checked_addresses(parts.hostname or "", port, allow_private, resolve)
 
 

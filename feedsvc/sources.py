@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.categories import get_category, list_categories
 from feedsvc.db import Database
-from feedsvc.errors import Conflict, FeedsvcError, InvalidInput, NotFound
+from feedsvc.errors import N_, Conflict, FeedsvcError, InvalidInput, NotFound
 from feedsvc.ingest.schedule import first_fetch
 from feedsvc.models import Category, Source
 from feedsvc.outbound import check_url
@@ -66,7 +66,9 @@ def _check_map(session: Session, category_map: dict[str, str]) -> dict[str, str]
     unknown = sorted(slug for slug in category_map.values() if slug not in known)
     if unknown:
         raise InvalidInput(
-            "unknown categories in the mapping", {"category_map": ", ".join(unknown)}
+            N_("Ánh xạ chuyên mục nêu chuyên mục không có: %(names)s"),
+            {"category_map": "%(names)s"},
+            names=", ".join(unknown),
         )
     return {clean_line(term): slug for term, slug in category_map.items() if clean_line(term)}
 
@@ -77,7 +79,7 @@ def add_source(
     url = iri_to_uri(data.url)
     check_url(url, settings.allow_private_urls)
     if session.scalar(select(Source.id).where(Source.url == url)) is not None:
-        raise Conflict(f"source {url} exists already")
+        raise Conflict(N_("Nguồn tin %(url)s đã có"), url=url)
     interval = data.interval_minutes or settings.source_interval_minutes
     source = Source(
         url=url,
@@ -139,7 +141,7 @@ def _move(session: Session, source: Source, url: str, settings: Settings, now: d
         return
     check_url(url, settings.allow_private_urls)
     if session.scalar(select(Source.id).where(Source.url == url)) is not None:
-        raise Conflict(f"source {url} exists already")
+        raise Conflict(N_("Nguồn tin %(url)s đã có"), url=url)
     source.url, source.etag, source.last_modified = url, None, None
     source.baseline_at = None
     source.websub_state, source.websub_error = "", ""
@@ -152,7 +154,7 @@ def _move(session: Session, source: Source, url: str, settings: Settings, now: d
 def get_source(session: Session, source_id: int) -> Source:
     source = session.get(Source, source_id, options=[joinedload(Source.category)])
     if source is None:
-        raise NotFound(f"no source {source_id}")
+        raise NotFound(N_("Không có nguồn tin %(id)s"), id=source_id)
     return source
 
 
@@ -162,7 +164,7 @@ def find_source(session: Session, id_or_url: str) -> Source:
         return get_source(session, int(id_or_url))
     source = session.scalar(select(Source).where(Source.url == iri_to_uri(id_or_url)))
     if source is None:
-        raise NotFound(f"no source {id_or_url}")
+        raise NotFound(N_("Không có nguồn tin %(id)s"), id=id_or_url)
     return source
 
 
@@ -227,10 +229,10 @@ def read_opml(data: bytes) -> list[OpmlOutline]:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
-        raise InvalidInput(f"not an OPML document: {exc}", {"file": "not XML"}) from exc
+        raise InvalidInput(N_("Không phải tệp OPML"), {"file": N_("không phải XML")}) from exc
     body = root.find("body")
     if root.tag != "opml" or body is None:
-        raise InvalidInput("not an OPML document", {"file": "no <opml><body>"})
+        raise InvalidInput(N_("Không phải tệp OPML"), {"file": N_("không có <opml><body>")})
 
     def walk(element: ET.Element, folder: str) -> Iterator[OpmlOutline]:
         for outline in element.findall("outline"):
@@ -254,7 +256,7 @@ def category_for_outline(
 class ImportReport:
     added: int = 0
     skipped: int = 0  # URLs we have already
-    failed: list[str] = field(default_factory=list)  # "url: why"
+    failed: list[tuple[str, FeedsvcError]] = field(default_factory=list)  # (url, why)
 
 
 def import_outlines(
@@ -273,8 +275,11 @@ def import_outlines(
             report.added += 1
         except Conflict:
             report.skipped += 1
-        except (FeedsvcError, ValidationError) as exc:
-            report.failed.append(f"{outline.url}: {exc}")
+        except FeedsvcError as exc:
+            report.failed.append((outline.url, exc))
+        except ValidationError as exc:
+            fields = {str(error["loc"][0]): error["msg"] for error in exc.errors()}
+            report.failed.append((outline.url, InvalidInput(N_("Dữ liệu không hợp lệ"), fields)))
     return report
 
 

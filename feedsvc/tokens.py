@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import ApiToken
 from feedsvc.text import clean_line
 
@@ -26,7 +26,7 @@ def create_token(session: Session, name: str, now: datetime) -> tuple[ApiToken, 
     """Returns the stored token and its secret value, which is never stored."""
     name = clean_line(name)
     if not name:
-        raise InvalidInput("a token needs a name", {"name": "must not be empty"})
+        raise InvalidInput(N_("Mã cần có tên"), {"name": N_("không được để trống")})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, token_hash=_digest(secret), created_at=now)
     session.add(token)
@@ -45,7 +45,7 @@ def authenticate_token(session: Session, secret: str, now: datetime) -> ApiToken
 def revoke_token(session: Session, token_id: int, now: datetime) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"no API token {token_id}")
+        raise NotFound(N_("Không có mã API %(id)s"), id=token_id)
     token.revoked_at = token.revoked_at or now
     return token
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from feedsvc import __version__
 from feedsvc.articles import ARTICLE_KEY, page_visible
 from feedsvc.db import UNAVAILABLE_ERRORS, Database
-from feedsvc.errors import DatabaseUnavailable, InvalidInput, NotFound
+from feedsvc.errors import N_, DatabaseUnavailable, InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
 from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
 from feedsvc.feeds.page import render_page
@@ -74,13 +74,19 @@ class FeedRequest:
 
     def __post_init__(self) -> None:
         if self.fmt not in FEED_FORMATS:
-            raise NotFound(f"Không có định dạng '{self.fmt}' (formats: rss, atom, json)")
+            raise NotFound(
+                N_("Không có định dạng '%(format)s'; có: rss, atom, json"), format=self.fmt
+            )
         # Checked before the cursor becomes part of a cache key.
         for name, cursor in (("before", self.position.before), ("after", self.position.after)):
             if cursor:
                 decode_cursor(cursor, ARTICLE_KEY, name)
         if len(self.query) > MAX_QUERY_LENGTH:
-            raise InvalidInput("query too long", {"q": f"at most {MAX_QUERY_LENGTH} characters"})
+            raise InvalidInput(
+                N_("Từ khóa tìm kiếm quá dài"),
+                {"q": N_("tối đa %(max)d ký tự")},
+                max=MAX_QUERY_LENGTH,
+            )
 
 
 def feed_state(session: Session, slug: str, now: datetime) -> FeedState:
@@ -122,7 +128,7 @@ def feed_state(session: Session, slug: str, now: datetime) -> FeedState:
             ).where(Category.slug == slug)
         ).one_or_none()
         if found is None:
-            raise NotFound(f"Không có chuyên mục '{slug}' (no such category)")
+            raise NotFound(N_("Không có chuyên mục '%(slug)s'"), slug=slug)
         category_id, title, description, version, changed_at, latest_published, next_published = (
             found
         )
@@ -258,7 +264,7 @@ def cached_feed(
     feed = cache.get(key)
     if feed is None:
         if state.stale:
-            raise DatabaseUnavailable(f"feed {state.slug} is not in the cache")
+            raise DatabaseUnavailable(N_("Kênh %(slug)s không có trong bộ đệm"), slug=state.slug)
         with database.sessions() as session:
             feed = build_feed(session, settings, state, request, now)
         cache.put(key, feed)

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from feedsvc.errors import NotAFeed
+from feedsvc.errors import N_, NotAFeed
 from feedsvc.feeds.document import Enclosure
 
 _XML_DECLARATION = re.compile(rb"^(\s*<\?xml[^>]*?encoding=[\"'])([\w.:-]+)([\"'])", re.I)
@@ -133,8 +133,8 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         resolve_relative_uris=False,  # so does the sanitiser, with ParsedEntry.base
     )
     if not parsed.get("version") and not parsed.entries:
-        reason = parsed.get("bozo_exception") or "no RSS or Atom elements"
-        raise NotAFeed(f"not a feed: {reason}")
+        reason = parsed.get("bozo_exception") or N_("không có phần tử RSS hay Atom nào")
+        raise NotAFeed(N_("Không phải nguồn tin RSS hay Atom: %(reason)s"), reason=reason)
     links = {link.get("rel"): link.get("href") for link in parsed.feed.get("links", [])}
     return ParsedFeed(
         format=parsed.get("version") or "unknown",

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from feedsvc.errors import UpstreamError
+from feedsvc.errors import N_, UpstreamError
 from feedsvc.ingest.entries import map_category
 from feedsvc.ingest.fetch import fetch_feed
 from feedsvc.ingest.parse import parse_feed
@@ -42,7 +42,11 @@ def preview_source(
     with fetch_client(settings) as client:
         fetched = fetch_feed(client, settings, url, now)
     if fetched.error or fetched.status != 200:
-        raise UpstreamError(f"could not fetch {url}: {fetched.error or fetched.status}")
+        raise UpstreamError(
+            N_("Không lấy được %(url)s: %(reason)s"),
+            url=url,
+            reason=fetched.error or fetched.status,
+        )
     parsed = parse_feed(fetched.body, fetched.url, fetched.content_type)
     return Preview(
         url=fetched.url,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.announcement import max_age
 from feedsvc.db import Database
-from feedsvc.errors import NotAFeed, NotFound
+from feedsvc.errors import N_, NotAFeed, NotFound
 from feedsvc.ingest.claims import (
     Claims,
     DueClaims,
@@ -400,7 +400,7 @@ def refresh_due_sources(
 def _claims_of(session: Session, which: Which, force: bool) -> Claims:
     if isinstance(which, int):
         if session.get(Source, which) is None:
-            raise NotFound(f"no source {which}")
+            raise NotFound(N_("Không có nguồn tin %(id)s"), id=which)
         return ManualClaims([which], force, utcnow())
     if which == "enabled":
         return ManualClaims(enabled_source_ids(session), force, utcnow())

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from feedsvc.announcement import max_age
-from feedsvc.errors import NotFound, UnsafeURL
+from feedsvc.errors import N_, NotFound, UnsafeURL
 from feedsvc.ingest.parse import parse_feed
 from feedsvc.ingest.store import StoreResult, store_entries
 from feedsvc.models import Source
@@ -121,7 +121,7 @@ def _source(session: Session, source_id: int, key: str) -> Source:
         or not source.websub_callback_key
         or not hmac.compare_digest(source.websub_callback_key, key)
     ):
-        raise NotFound("no such subscription")
+        raise NotFound(N_("Không có đăng ký này"))
     return source
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import Expired, InvalidInput, NotFound
+from feedsvc.errors import N_, Expired, InvalidInput, NotFound
 from feedsvc.models import Article, Category, Delivery, EmailSubscriber, InstanceKey
 from feedsvc.notify.rows import (
     Attempt,
@@ -80,7 +80,7 @@ def signing_key(session: Session, settings: Settings) -> str:
         return settings.secret_key
     key = session.get(InstanceKey, "signing")
     if key is None:
-        raise NotFound("no signing key: run `feedsvc db upgrade`")
+        raise NotFound(N_("Chưa có khóa ký: hãy chạy `feedsvc db upgrade`"))
     return key.value
 
 
@@ -97,10 +97,10 @@ def read_token(key: str, purpose: str, token: str, max_age: timedelta | None) ->
         seconds = int(max_age.total_seconds()) if max_age else None
         return int(_serializer(key, purpose).loads(token, max_age=seconds))
     except SignatureExpired as exc:
-        raise Expired("Liên kết này đã hết hạn. Xin đăng ký lại tại trang nhận tin.") from exc
+        raise Expired(N_("Liên kết này đã hết hạn. Xin đăng ký lại tại trang nhận tin.")) from exc
     except (BadSignature, ValueError) as exc:
         raise NotFound(
-            "Liên kết này không hợp lệ. Xin kiểm tra rằng bạn đã mở đủ liên kết trong thư."
+            N_("Liên kết này không hợp lệ. Xin kiểm tra rằng bạn đã mở đủ liên kết trong thư.")
         ) from exc
 
 
@@ -113,11 +113,13 @@ def subscribe(
     who is subscribed.
     """
     rate_key, hour = f"subscribe:{client_ip}", timedelta(hours=1)
-    refusal = "too many subscription requests; please try again later"
+    refusal = N_("Có quá nhiều yêu cầu đăng ký từ địa chỉ này; xin thử lại sau")
     take(session, [rate_key], settings.subscribe_per_hour, hour, now, refusal)
     known = set(session.scalars(select(Category.slug)))
     if not set(form.categories) <= known:
-        raise InvalidInput("unknown category", {"categories": "choose from the list"})
+        raise InvalidInput(
+            N_("Không có chuyên mục này"), {"categories": N_("hãy chọn trong danh sách")}
+        )
     email = form.email.lower()
     subscriber = session.scalar(select(EmailSubscriber).where(EmailSubscriber.email == email))
     if subscriber is None:
@@ -150,7 +152,7 @@ def confirmation_subscriber(session: Session, settings: Settings, token: str) ->
     subscriber_id = read_token(signing_key(session, settings), "confirm", token, CONFIRM_MAX_AGE)
     subscriber = session.get(EmailSubscriber, subscriber_id)
     if subscriber is None:
-        raise NotFound("Đăng ký này không còn nữa. Xin đăng ký lại tại trang nhận tin.")
+        raise NotFound(N_("Đăng ký này không còn nữa. Xin đăng ký lại tại trang nhận tin."))
     return subscriber
 
 

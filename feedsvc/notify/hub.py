@@ -41,7 +41,7 @@ import httpx
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from feedsvc.errors import InvalidInput, RateLimited, UnsafeURL
+from feedsvc.errors import N_, InvalidInput, RateLimited, UnsafeURL
 from feedsvc.feeds.render import MEDIA_TYPES
 from feedsvc.feeds.service import (
     FeedRequest,
@@ -109,7 +109,7 @@ def topic_feed(settings: Settings, slugs: Collection[str], topic: str) -> TopicF
 def _count_request(session: Session, settings: Settings, client_ip: str, now: datetime) -> None:
     """Every request makes a verification GET: refuse one beyond the address's hourly quota."""
     rate_key = f"hub:{client_ip}"
-    refusal = "too many hub requests from this address; please try again later"
+    refusal = N_("Có quá nhiều yêu cầu tới hub từ địa chỉ này; xin thử lại sau")
     take(session, [rate_key], settings.hub_requests_per_hour, timedelta(hours=1), now, refusal)
 
 
@@ -127,8 +127,13 @@ def _check_host_share(session: Session, settings: Settings, callback: str, now: 
     taken = sum(1 for url in candidates if urlsplit(url).hostname == host)
     if taken >= settings.hub_subscriptions_per_host:
         raise RateLimited(
-            f"callbacks on {host} hold {taken} subscriptions already, the most this hub "
-            f"allows per host ({settings.hub_subscriptions_per_host})"
+            N_(
+                "Các callback trên %(host)s đã giữ %(taken)d đăng ký, mức tối đa hub này cho"
+                " mỗi máy chủ (%(most)d)"
+            ),
+            host=host,
+            taken=taken,
+            most=settings.hub_subscriptions_per_host,
         )
 
 
@@ -148,17 +153,21 @@ def record_intent(
     _count_request(session, settings, client_ip, now)
     topic, callback = decode_unreserved(topic), decode_unreserved(callback)
     if mode not in ("subscribe", "unsubscribe"):
-        raise InvalidInput("hub.mode must be subscribe or unsubscribe", {"hub.mode": mode})
+        raise InvalidInput(
+            N_("hub.mode phải là subscribe hoặc unsubscribe"), {"hub.mode": "%(mode)s"}, mode=mode
+        )
     if not topic or len(topic) > MAX_URL:
-        raise InvalidInput("hub.topic is missing or too long", {"hub.topic": "required"})
+        raise InvalidInput(N_("hub.topic thiếu hoặc quá dài"), {"hub.topic": N_("bắt buộc")})
     if not callback or len(callback) > MAX_URL:
-        raise InvalidInput("hub.callback is missing or too long", {"hub.callback": "required"})
+        raise InvalidInput(N_("hub.callback thiếu hoặc quá dài"), {"hub.callback": N_("bắt buộc")})
     try:
         check_url(callback, settings.allow_private_urls)
     except UnsafeURL as exc:
-        raise InvalidInput(str(exc), {"hub.callback": exc.fields.get("url", "refused")}) from exc
+        raise InvalidInput(
+            exc.message, {"hub.callback": exc.problems.get("url", N_("bị từ chối"))}, **exc.params
+        ) from exc
     if len(secret.encode()) > MAX_SECRET_BYTES:
-        raise InvalidInput("hub.secret must be less than 200 bytes", {"hub.secret": "too long"})
+        raise InvalidInput(N_("hub.secret phải ngắn hơn 200 byte"), {"hub.secret": N_("quá dài")})
     lease = (lease_seconds if mode == "subscribe" else None) or settings.hub_lease_seconds
     lease = min(max(lease, settings.hub_lease_min_seconds), settings.hub_lease_max_seconds)
     subscription = session.scalar(

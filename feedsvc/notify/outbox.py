@@ -29,7 +29,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc.errors import Conflict, NotFound
+from feedsvc.errors import N_, Conflict, NotFound
 from feedsvc.models import (
     Article,
     Delivery,
@@ -610,8 +610,8 @@ def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Deliver
     """Send a dead (or pending) delivery again now, with its attempts counted afresh."""
     delivery = session.get(Delivery, delivery_id, options=[joinedload(Delivery.endpoint)])
     if delivery is None:
-        raise NotFound(f"no delivery {delivery_id}")
+        raise NotFound(N_("Không có lần gửi %(id)s"), id=delivery_id)
     if delivery.state == "delivered":
-        raise Conflict(f"delivery {delivery_id} was delivered already")
+        raise Conflict(N_("Lần gửi %(id)s đã thành công rồi"), id=delivery_id)
     delivery.state, delivery.attempts, delivery.next_attempt_at = "pending", 0, now
     return delivery

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
-from feedsvc.errors import InvalidInput, NotFound, UnsafeURL
+from feedsvc.errors import N_, InvalidInput, NotFound, UnsafeURL
 from feedsvc.models import Category, WebhookEndpoint
 from feedsvc.notify.hub import hub_signature
 from feedsvc.notify.rows import Attempt, AttemptResult, clean_keywords
@@ -61,7 +61,11 @@ def _check_categories(session: Session, slugs: list[str]) -> list[str]:
     known = set(session.scalars(select(Category.slug)))
     unknown = sorted(set(slugs) - known)
     if unknown:
-        raise InvalidInput("unknown categories", {"categories": ", ".join(unknown)})
+        raise InvalidInput(
+            N_("Không có các chuyên mục: %(names)s"),
+            {"categories": "%(names)s"},
+            names=", ".join(unknown),
+        )
     return sorted(set(slugs))
 
 
@@ -89,7 +93,7 @@ def add_endpoint(
 def get_endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}")
+        raise NotFound(N_("Không có webhook %(id)s"), id=endpoint_id)
     return endpoint
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from feedsvc.errors import InvalidInput
+from feedsvc.errors import N_, InvalidInput
 from feedsvc.models import Delivery, WebhookEndpoint
 from feedsvc.notify.outbox import page_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
@@ -130,7 +130,11 @@ def remove_webhook(endpoint_id: int) -> tuple[str, int]:
 def deliveries() -> Response:
     state = request.args.get("state") or None
     if state is not None and state not in DELIVERY_STATES:
-        raise InvalidInput("unknown state", {"state": f"one of {', '.join(DELIVERY_STATES)}"})
+        raise InvalidInput(
+            N_("Trạng thái không có"),
+            {"state": N_("một trong: %(roles)s")},
+            roles=", ".join(DELIVERY_STATES),
+        )
     page = page_deliveries(context.session(), state, api_position(), api_limit())
     return jsonify(page_json(page, delivery_json))
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, Field
 
-from feedsvc.errors import Conflict
+from feedsvc.errors import N_, Conflict
 from feedsvc.ingest.claims import SKIP_BUSY
 from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_source
@@ -153,7 +153,7 @@ def fetch_now(source_id: int) -> Response | tuple[Response, int]:
             }
         ), 409
     if outcome.skipped == SKIP_BUSY:
-        raise Conflict(f"source {source_id} is being fetched right now")
+        raise Conflict(N_("Nguồn tin %(id)s đang được lấy tin"), id=source_id)
     body = {
         "outcome": {
             "source_id": outcome.source_id,

@@ -12,7 +12,7 @@ from werkzeug.http import http_date, is_resource_modified, quote_etag
 
 from feedsvc.articles import position_of_page
 from feedsvc.categories import list_categories
-from feedsvc.errors import InvalidInput
+from feedsvc.errors import N_, InvalidInput
 from feedsvc.feeds.opml import render_opml
 from feedsvc.feeds.render import MEDIA_TYPES
 from feedsvc.feeds.service import FeedRequest, FeedState, cached_feed, page_etag
@@ -157,7 +157,7 @@ def opml() -> Response:
     settings = context.settings()
     fmt = request.args.get("format", "rss")
     if fmt not in FEED_FORMATS:
-        raise InvalidInput("unknown format", {"format": "one of rss, atom, json"})
+        raise InvalidInput(N_("Định dạng không có"), {"format": N_("một trong rss, atom, json")})
     body = render_opml(
         list_categories(context.session()), settings.base_url, settings.site_title, fmt, utcnow()
     )

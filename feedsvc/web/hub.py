@@ -7,7 +7,7 @@ beyond the hub's limits 429 with which. The answer never depends on the verifica
 
 from flask import Blueprint, Response, request
 
-from feedsvc.errors import InvalidInput
+from feedsvc.errors import N_, InvalidInput
 from feedsvc.notify.hub import record_intent
 from feedsvc.text import utcnow
 from feedsvc.web import context
@@ -35,7 +35,9 @@ def subscribe() -> Response | tuple[str, int]:
     lease = form.get("hub.lease_seconds", "") if mode == "subscribe" else ""
     lease_seconds = whole_number(lease)
     if lease and lease_seconds is None:
-        raise InvalidInput("hub.lease_seconds must be a number", {"hub.lease_seconds": "number"})
+        raise InvalidInput(
+            N_("hub.lease_seconds phải là một số"), {"hub.lease_seconds": N_("một số")}
+        )
     session = context.session()
     record_intent(
         session,

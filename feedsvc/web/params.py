@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
 
-from feedsvc.errors import InvalidInput, NotFound
+from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import MAX_INTEGER
 from feedsvc.paging import NUMBERED_PAGES, Position
 
@@ -58,9 +58,9 @@ def page_number() -> int:
     raw = request.args.get("page", "1")
     page = whole_number(raw)
     if page is None or page < 1:
-        raise InvalidInput("invalid page", {"page": "must be a whole number from 1"})
+        raise InvalidInput(N_("Số trang không hợp lệ"), {"page": N_("phải là số nguyên từ 1")})
     if page > MAX_PAGE:
-        raise NotFound(f"Không có trang {raw} (no such page)")
+        raise NotFound(N_("Không có trang %(page)s"), page=raw)
     return page
 
 
@@ -68,7 +68,9 @@ def flag(name: str) -> bool:
     """A yes/no query parameter: ``true``/``1`` or ``false``/``0`` (absent: no); else 422."""
     raw = request.args.get(name, "false").lower()
     if raw not in ("true", "1", "false", "0"):
-        raise InvalidInput(f"invalid {name}", {name: "must be true or false"})
+        raise InvalidInput(
+            N_("%(name)s không hợp lệ"), {name: N_("phải là true hoặc false")}, name=name
+        )
     return raw in ("true", "1")
 
 
@@ -86,8 +88,9 @@ def numbered_page() -> int | None:
     page = page_number()
     if page > NUMBERED_PAGES:
         raise NotFound(
-            f"Không có trang {page}: trang đánh số chỉ còn đến {NUMBERED_PAGES}, hãy đi từ trang "
-            f"đầu (numbered pages end at {NUMBERED_PAGES})"
+            N_("Không có trang %(page)s: trang đánh số chỉ còn đến %(last)s, hãy đi từ trang đầu"),
+            page=page,
+            last=NUMBERED_PAGES,
         )
     return page
 
@@ -95,7 +98,7 @@ def numbered_page() -> int | None:
 def moved_to(position: Position | None) -> Response:
     """301 to this URL with ``page`` replaced by the cursor of that page (404 without one)."""
     if position is None:
-        raise NotFound("Không có trang này (no such page)")
+        raise NotFound(N_("Không có trang này"))
     args = {k: v for k, v in request.args.items() if k not in ("page", "before", "after")}
     if position.before:
         args["before"] = position.before
@@ -105,13 +108,13 @@ def moved_to(position: Position | None) -> Response:
 
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
-        return "must not contain NUL characters"
+        return N_("không được chứa ký tự NUL")
     if value.isascii():  # slugs, formats, most parameters: nothing more to check
         return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "must not contain lone surrogates"
+        return N_("không được chứa surrogate lẻ")
     return None
 
 
@@ -127,12 +130,16 @@ def _check_json(body: Any) -> None:
         else:
             problem = _text_problem(value) if isinstance(value, str) else None
             if problem:
-                raise InvalidInput("invalid text", {_printable(path) or "body": problem})
+                raise InvalidInput(
+                    N_("Văn bản không hợp lệ"), {_printable(path) or "body": problem}
+                )
             continue
         for key, item in items:
             inner = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and _text_problem(key):
-                raise InvalidInput("invalid text", {_printable(inner): "not a valid name"})
+                raise InvalidInput(
+                    N_("Văn bản không hợp lệ"), {_printable(inner): N_("không phải tên hợp lệ")}
+                )
             pending.append((inner, item))
 
 
@@ -144,7 +151,10 @@ def json_body() -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         raise BadRequest("the request body is not valid JSON") from exc
     if not isinstance(body, dict):
-        raise InvalidInput("the request body must be a JSON object", {"body": "not JSON object"})
+        raise InvalidInput(
+            N_("Nội dung yêu cầu phải là một đối tượng JSON"),
+            {"body": N_("không phải đối tượng JSON")},
+        )
     _check_json(body)
     return body
 
@@ -161,7 +171,7 @@ def check_text_parameters() -> None:
             continue  # a converted id
         problem = _text_problem(name) or _text_problem(value)
         if problem:
-            raise InvalidInput("invalid text", {_printable(name): problem})
+            raise InvalidInput(N_("Văn bản không hợp lệ"), {_printable(name): problem})
 
 
 def _printable(name: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedsvc.articles import get_visible_article, list_visible, page_visible, position_of_page
 from feedsvc.categories import get_category, list_categories
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
-from feedsvc.errors import NotFound
+from feedsvc.errors import N_, NotFound
 from feedsvc.metrics import StoreCollector
 from feedsvc.models import Category
 from feedsvc.text import format_local, utcnow
@@ -100,7 +100,7 @@ def category(slug: str) -> str | Response:
     where = position()
     page = page_visible(session, now, where, settings.page_items, found.id, brief=True)
     if not page.items and not where.first:
-        raise NotFound("Không có trang này (no such page)")
+        raise NotFound(N_("Không có trang này"))
     return render_template("category.html", category=found, page=page, feeds=feed_links(found))
 
 

@@ -9,11 +9,13 @@ and no session or cookie is involved (docs/decisions/0011-mail-links-open-a-page
 """
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError, validate_csrf
 from pydantic import ValidationError
 from wtforms import ValidationError as WTFormsValidationError
 
 from feedsvc.categories import list_categories
+from feedsvc.errors import InvalidInput
 from feedsvc.notify.email import (
     SubscribeForm,
     confirm,
@@ -24,7 +26,7 @@ from feedsvc.notify.email import (
 )
 from feedsvc.text import utcnow
 from feedsvc.web import context
-from feedsvc.web.errors import validation_fields
+from feedsvc.web.errors import validation_texts
 from feedsvc.web.public import feed_links
 
 blueprint = Blueprint("subscribe", __name__)
@@ -75,9 +77,12 @@ def submit() -> tuple[str, int]:
             frequency=request.form.get("frequency", "immediate"),
         )
     except ValidationError as exc:
-        return _form_page(validation_fields(exc), 422)
+        return _form_page(validation_texts(exc), 422)
     session = context.session()
-    subscribe(session, context.settings(), data, request.remote_addr or "unknown", utcnow())
+    try:
+        subscribe(session, context.settings(), data, request.remote_addr or "unknown", utcnow())
+    except InvalidInput as exc:
+        return _form_page(exc.field_texts(gettext), 422)
     session.commit()
     return _message(
         "Kiểm tra hộp thư của bạn",

@@ -19,6 +19,7 @@ from feedsvc.web.admin import (
     auth,
     categories,
     dashboard,
+    forms,
     sources,
     subscribers,
 )
@@ -51,4 +52,5 @@ for section in (auth, dashboard, sources, categories, articles, subscribers, acc
 
 def init_app(app: Flask) -> None:
     init_i18n(app)
+    app.jinja_env.globals["field_label"] = forms.field_label
     app.register_blueprint(blueprint)

@@ -57,7 +57,7 @@ def _fields() -> dict[str, Any]:
         "body_html": request.form.get("body_html", ""),
         "author": text("author"),
         "image_url": text("image_url") or None,
-        "published_at": local_datetime(text("published_at")),
+        "published_at": local_datetime("published_at"),
     }
 
 

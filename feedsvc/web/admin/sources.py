@@ -260,6 +260,6 @@ def import_opml() -> Response | tuple[str, int]:
             failed=len(report.failed),
         )
     )
-    for line in report.failed:
-        flash(line, "error")
+    for url, why in report.failed:
+        flash(f"{url}: {why.text(_)}", "error")
     return redirect(url_for(".index"))  # type: ignore[return-value]
