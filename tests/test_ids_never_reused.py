@@ -16,7 +16,6 @@ from feedsvc.settings import Settings
 from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import utcnow
 from tests.conftest import BASE_URL
-from tests.test_migrations import unmigrated_url  # noqa: F401 - a fixture
 
 REBUILT = ("articles", "deliveries", "sources", "webhook_endpoints", "categories")
 
