@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import InvalidInput, NotFound
 from feedsvc.models import MAX_BIG_INTEGER, MAX_INTEGER, Article, Category
+from feedsvc.search import newest_matching, search_words
 from feedsvc.text import (
     MAX_BODY_BYTES,
     as_utc,
@@ -248,49 +249,45 @@ def get_visible_article(session: Session, article_id: int, now: datetime) -> Art
     return article
 
 
-def _matching(category_id: int | None, query: str) -> list[ColumnElement[bool]]:
-    """Conditions of articles of one category (if given) matching a keyword query.
+NEWEST = (Article.published_at.desc(), Article.id.desc())
 
-    The query is folded like the stored search text, so "thi dua" finds "thi đua"; every word
-    must occur.
+
+def _newest(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    category_id: int | None = None,
+    query: str = "",
+    until: datetime | None = None,
+    offset: int = 0,
+) -> list[Article]:
+    """Articles meeting the conditions, of one category (if given) and matching a keyword
+    query (if given; see ``feedsvc.search``), newest first.
+
+    ``until``: the conditions keep nothing published after it (lets the index skip those).
     """
-    conditions = []
     if category_id is not None:
-        conditions.append(Article.category_id == category_id)
-    for word in normalise_search(query).split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Article.search_text.like(f"%{escaped}%", escape="\\"))
-    return conditions
-
-
-def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnElement[bool]]:
-    return [Article.published_at <= now, *_matching(category_id, query)]
+        conditions = [*conditions, Article.category_id == category_id]
+    if query:
+        words = search_words(query)
+        ids = newest_matching(session, words, conditions, offset + limit, category_id, until)
+        conditions, offset = [Article.id.in_(ids[offset:])], 0
+    stmt = (
+        select(Article)
+        .options(joinedload(Article.category))
+        .where(*conditions)
+        .order_by(*NEWEST)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(stmt))
 
 
 def list_all(
     session: Session, limit: int, category_id: int | None = None, query: str = ""
 ) -> list[Article]:
     """Every article, scheduled ones first, then newest first (for writers)."""
-    stmt = (
-        select(Article)
-        .options(joinedload(Article.category))
-        .where(*_matching(category_id, query))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def visible_articles(
-    now: datetime, category_id: int | None = None, query: str = ""
-) -> Select[Article]:
-    """Visible articles, newest first (see ``_visible``)."""
-    return (
-        select(Article)
-        .options(joinedload(Article.category))
-        .where(*_visible(now, category_id, query))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-    )
+    return _newest(session, [], limit, category_id, query)
 
 
 def list_visible(
@@ -301,14 +298,15 @@ def list_visible(
     category_id: int | None = None,
     query: str = "",
 ) -> list[Article]:
-    stmt = visible_articles(now, category_id, query).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
+    """Visible articles (published by ``now``), newest first."""
+    visible = [Article.published_at <= now]
+    return _newest(session, visible, limit, category_id, query, until=now, offset=offset)
 
 
-def count_visible(
-    session: Session, now: datetime, category_id: int | None = None, query: str = ""
-) -> int:
-    stmt = select(func.count(Article.id)).where(*_visible(now, category_id, query))
+def count_visible(session: Session, now: datetime, category_id: int | None = None) -> int:
+    stmt = select(func.count(Article.id)).where(Article.published_at <= now)
+    if category_id is not None:
+        stmt = stmt.where(Article.category_id == category_id)
     return session.scalar(stmt) or 0
 
 
@@ -343,17 +341,20 @@ def page_articles(
     ``since`` keeps articles changed (created or updated) at or after that time, so an
     aggregating portal can poll for what is new to it.
     """
-    stmt = visible_articles(now, category.id if category else None, query)
+    conditions = [Article.published_at <= now]
+    until = now
     if since is not None:
-        stmt = stmt.where(Article.updated_at >= as_utc(since))
+        conditions.append(Article.updated_at >= as_utc(since))
     if cursor:
         published_at, article_id = _decode_cursor(cursor)
-        stmt = stmt.where(
+        until = min(now, published_at)
+        conditions.append(
             or_(
                 Article.published_at < published_at,
                 and_(Article.published_at == published_at, Article.id < article_id),
             )
         )
-    rows = list(session.scalars(stmt.limit(limit + 1)))
+    category_id = category.id if category else None
+    rows = _newest(session, conditions, limit + 1, category_id, query, until)
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return ArticlePage(rows[:limit], next_cursor)

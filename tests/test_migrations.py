@@ -2,24 +2,28 @@
 migrations keep what is stored."""
 
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, make_url, text
 
+from feedsvc.articles import list_visible
 from feedsvc.db import create_database, upgrade_database
-from feedsvc.models import Base
+from feedsvc.models import Base, in_models
 from feedsvc.notify.rows import new_payload
 from feedsvc.settings import Settings
-from feedsvc.text import utcnow
+from feedsvc.text import normalise_search, utcnow
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_migrations_match_models(database_url, db):
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": in_models}
+        )
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 
@@ -101,3 +105,55 @@ def test_long_texts_use_lz4_on_postgresql(postgresql_url):
         ).all()
     engine.dispose()
     assert {method for _name, method in methods} == ({"l"} if has_lz4 else {""})
+
+
+def test_search_index_holds_the_articles_written_before_it(unmigrated_url):
+    """0018 indexes the existing articles; the index then follows their writes."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0015")
+    engine = create_engine(unmigrated_url)
+    now = utcnow()
+
+    def stored(moment: datetime) -> datetime:  # as UTCDateTime stores it
+        return moment.replace(tzinfo=None) if engine.dialect.name == "sqlite" else moment
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO categories (id, slug, name, description, position,"
+                " content_version, content_changed_at) VALUES (1, 'thoi-su', 'Thời sự', '', 0,"
+                " 0, :now)"
+            ),
+            {"now": now},
+        )
+        for n, title in enumerate(("Thi đua yêu nước", "Thi đấu", "Đua thuyền thi")):
+            connection.execute(
+                text(
+                    "INSERT INTO articles (guid, category_id, title, slug, summary, body_html,"
+                    " author, origin, published_at, published_at_estimated, created_at,"
+                    " updated_at, search_text) VALUES (:guid, 1, :title, 's', '', '', '',"
+                    " 'local', :published, false, :now, :now, :search)"
+                ),
+                {
+                    "guid": f"urn:x:{n}",
+                    "title": title,
+                    "published": stored(now - timedelta(hours=n + 1)),
+                    "now": now,
+                    "search": normalise_search(title),
+                },
+            )
+    upgrade_database(settings)
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:
+        assert [a.title for a in list_visible(session, now, 10, query="thi dua")] == [
+            "Thi đua yêu nước"
+        ]
+        assert [a.title for a in list_visible(session, now, 10, query="thi")] == [
+            "Thi đua yêu nước",
+            "Thi đấu",
+            "Đua thuyền thi",
+        ]
+        session.execute(text("DELETE FROM articles WHERE title = 'Thi đấu'"))
+        assert len(list_visible(session, now, 10, query="thi")) == 2
+    database.dispose()
+    engine.dispose()
