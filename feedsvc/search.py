@@ -14,10 +14,11 @@ Results are newest first (``published_at``, then ``id``, descending). The indexe
   ``second`` the Unix time clamped to 32 bits), so FTS5 walks a phrase's matches from the
   newest and stops at the page's size; only articles of the same second can be out of order
   there, and each batch is completed to a whole second and sorted exactly by the articles.
-- PostgreSQL: the GIN index on ``articles.search_vector``. A common phrase is found fastest
-  by walking the newest articles (the date index) and testing each, a rare one or one that
-  occurs nowhere by the GIN index: the newest ``RECENT_WALK`` articles are tried first, and
-  the index answers for the older ones only if they held fewer than the page's size.
+- PostgreSQL: the GIN index on ``articles.search_vector``. A rare phrase or one that occurs
+  nowhere is answered by the index (at most ``FEW`` matches, sorted); a common one is found
+  fastest by walking the newest articles (the date index) and testing each: the newest
+  ``RECENT_WALK`` are tried, and the index answers for the older ones only if they held
+  fewer than the page's size.
 """
 
 import math
@@ -41,6 +42,8 @@ MAX_BATCH = 10_000
 # PostgreSQL: how many of the newest articles (of the category, if any) are tested one by
 # one before the GIN index is asked. A phrase in 1 % of the articles fills a page of 20 there.
 RECENT_WALK = 2_000
+# PostgreSQL: a phrase with at most this many matches is answered by the GIN index alone.
+FEW = 100
 
 _NEWEST = (Article.published_at.desc(), Article.id.desc())
 _FTS_PAGE = text(
@@ -127,6 +130,9 @@ def _postgresql(
         func.phraseto_tsquery(literal_column("'simple'::regconfig"), phrase)
     )
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
+    few = _by_index(session, newest.where(matches), limit, FEW + 1)
+    if few is not None:
+        return few
     recent = newest.add_columns(matches.label("hit")).limit(RECENT_WALK).subquery()
     walked = (
         select(recent.c.id)
@@ -141,16 +147,26 @@ def _postgresql(
     if last is None:  # the walk saw every article that meets the conditions
         return found
     older = tuple_(Article.published_at, Article.id) < tuple_(last.published_at, last.id)
-    return found + list(session.scalars(_by_index(newest, matches, older, limit - len(found))))
+    return found + (_by_index(session, newest.where(matches, older), limit - len(found)) or [])
 
 
 def _by_index(
-    newest: Select[int, datetime],
-    matches: ColumnElement[bool],
-    older: ColumnElement[bool],
-    limit: int,
-) -> Select[int]:
-    """Every match (by the GIN index: a materialised set, not a walk of the date index that
-    the planner may prefer and that reads the whole table for a rare phrase), then sorted."""
-    every = newest.where(matches, older).order_by(None).cte("matches").prefix_with("MATERIALIZED")
-    return select(every.c.id).order_by(every.c.published_at.desc(), every.c.id.desc()).limit(limit)
+    session: Session, matching: Select[int, datetime], limit: int, cap: int | None = None
+) -> list[int] | None:
+    """The newest ``limit`` of the matches, found by the GIN index; None if more than ``cap``
+    match.
+
+    The matches are a materialised set read with sequential scans off: else the planner, which
+    guesses a phrase's frequency from its words', may walk the date index or the table and
+    test every article — all of them when the phrase occurs nowhere.
+    """
+    every = matching.order_by(None).limit(cap).cte("matches").prefix_with("MATERIALIZED")
+    counted = select(every.c.id, func.count().over().label("matches"))
+    stmt = counted.order_by(every.c.published_at.desc(), every.c.id.desc()).limit(limit)
+    setting = session.scalar(text("SELECT current_setting('enable_seqscan')"))
+    session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+    rows = session.execute(stmt).all()
+    session.execute(text("SELECT set_config('enable_seqscan', :on, true)"), {"on": setting})
+    if cap is not None and rows and rows[0].matches >= cap:
+        return None
+    return [row.id for row in rows]

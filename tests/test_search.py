@@ -7,6 +7,7 @@ import feedparser
 import pytest
 from sqlalchemy import text
 
+from feedsvc import search
 from feedsvc.articles import list_all, list_visible, page_articles
 from tests.conftest import publish
 
@@ -176,3 +177,23 @@ def test_keyword_feeds_and_admin_search(api, titles, client, app):
     assert [e.title for e in category.entries] == [TEXTS["reversed"]]
     empty = feedparser.parse(api.get("/feeds/kinh-te.rss?q=thi+dua").data)
     assert empty.entries == []
+
+
+def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now, monkeypatch):
+    """Every way to the matches (on PostgreSQL: the index for few, the walk of the newest,
+    the index for the older ones) gives the same pages; small limits make a few articles
+    enough."""
+    monkeypatch.setattr(search, "FEW", 3)
+    monkeypatch.setattr(search, "RECENT_WALK", 6)
+    titles = []
+    for n in range(30):  # matches among the newest, none in the middle, some among the oldest
+        title = f"Thi đua {n}" if n < 8 or n >= 24 else f"Tin {n}"
+        publish(api, title, published_at=f"2026-01-10T10:{59 - n:02d}:00+07:00")
+        titles.append(title)
+    matching = [t for t in titles if t.startswith("Thi")]
+    with db.transaction() as session:
+        for limit in (2, 5, 10, 20):
+            page = list_visible(session, now, limit, query="thi dua")
+            assert [a.title for a in page] == matching[:limit]
+        assert [a.title for a in list_visible(session, now, 5, query="tin")] == titles[8:13]
+        assert list_visible(session, now, 5, query="tin thi") == []
