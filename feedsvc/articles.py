@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session, defer, joinedload
 
 from feedsvc.announcement import hold_reason
@@ -21,7 +21,16 @@ from feedsvc.categories import get_category
 from feedsvc.content import touch_categories
 from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import EARLIEST, LATEST, MAX_BIG_INTEGER, Article
-from feedsvc.paging import Page, Position, encode_cursor, keyset_page
+from feedsvc.paging import (
+    Page,
+    Position,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    older_than,
+    row_key,
+)
+from feedsvc.search import newest_matching, search_words
 from feedsvc.text import (
     MAX_BODY_BYTES,
     as_utc,
@@ -279,25 +288,6 @@ def get_visible_article(session: Session, article_id: int, now: datetime) -> Art
     return article
 
 
-def _matching(category_id: int | None, query: str) -> list[ColumnElement[bool]]:
-    """Conditions of articles of one category (if given) matching a keyword query.
-
-    The query is folded like the stored search text, so "thi dua" finds "thi đua"; every word
-    must occur.
-    """
-    conditions = []
-    if category_id is not None:
-        conditions.append(Article.category_id == category_id)
-    for word in normalise_search(query).split():
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Article.search_text.like(f"%{escaped}%", escape="\\"))
-    return conditions
-
-
-def _visible(now: datetime, category_id: int | None, query: str) -> list[ColumnElement[bool]]:
-    return [Article.published_at <= now, *_matching(category_id, query)]
-
-
 ARTICLE_KEY = (Article.published_at, Article.id)
 # Lists of titles (pages, the admin) leave the long texts in the store.
 _LISTED = (defer(Article.body_html), defer(Article.search_text))
@@ -312,8 +302,7 @@ def page_all(
 ) -> Page[Article]:
     """Every article, scheduled ones first, then newest first (for writers' list)."""
     stmt = select(Article).options(joinedload(Article.category), *_LISTED)
-    stmt = stmt.where(*_matching(category_id, query))
-    return keyset_page(session, stmt, ARTICLE_KEY, position, limit)
+    return _page(session, stmt, [], position, limit, category_id, query, until=None)
 
 
 def list_visible(
@@ -337,10 +326,48 @@ def page_visible(
     (created or updated) at or after that time, so an aggregating portal can poll for what
     is new to it; ``brief`` leaves out the body and search text (lists of titles)."""
     stmt = select(Article).options(joinedload(Article.category), *(_LISTED if brief else ()))
-    stmt = stmt.where(*_visible(now, category_id, query))
+    conditions = [Article.published_at <= now]
     if since is not None:
-        stmt = stmt.where(Article.updated_at >= as_utc(since))
-    return keyset_page(session, stmt, ARTICLE_KEY, position, limit)
+        conditions.append(Article.updated_at >= as_utc(since))
+    return _page(session, stmt, conditions, position, limit, category_id, query, until=now)
+
+
+def _page(
+    session: Session,
+    stmt: Select[Article],
+    conditions: list[ColumnElement[bool]],
+    position: Position,
+    limit: int,
+    category_id: int | None,
+    query: str,
+    until: datetime | None,
+) -> Page[Article]:
+    """A page of ``stmt``'s articles meeting ``conditions``, of one category (if given),
+    newest first; ``until``: the conditions keep nothing published after it.
+
+    A keyword query takes its matches from the search index (``feedsvc.search``), newest
+    first, which walks only towards older ones: its pages go older, and "newer" leads back to
+    the newest matches (an ``after`` cursor with a query is the newest page).
+    """
+    if category_id is not None:
+        conditions = [*conditions, Article.category_id == category_id]
+    if not query:
+        return keyset_page(session, stmt.where(*conditions), ARTICLE_KEY, position, limit)
+    start = None
+    if position.before:
+        start = decode_cursor(position.before, ARTICLE_KEY, position.before_field)
+        conditions = [*conditions, older_than(ARTICLE_KEY, start)]
+        published = start[0]
+        assert isinstance(published, datetime)
+        until = published if until is None else min(until, published)
+    words = search_words(query)
+    ids = newest_matching(session, words, conditions, limit + 1, category_id, until)
+    found = {a.id: a for a in session.scalars(stmt.where(Article.id.in_(ids[:limit])))}
+    items = [found[i] for i in ids[:limit] if i in found]
+    older = encode_cursor(row_key(items[-1], ARTICLE_KEY)) if len(ids) > limit and items else None
+    if start is None:
+        return Page(items, None, older)
+    return Page(items, encode_cursor(start), older, newer_is_first=True)
 
 
 def position_of_page(
@@ -350,13 +377,24 @@ def position_of_page(
     when there is no such page; reads only the index's keys of the rows before it."""
     if page == 1:
         return Position()
-    last_before = session.execute(
-        select(*ARTICLE_KEY)
-        .where(*_visible(now, category_id, query))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .offset((page - 1) * per_page - 1)
-        .limit(1)
-    ).one_or_none()
-    if last_before is None:
-        return None
+    before = (page - 1) * per_page
+    visible = [Article.published_at <= now]
+    if category_id is not None:
+        visible.append(Article.category_id == category_id)
+    if query:
+        ids = newest_matching(session, search_words(query), visible, before, category_id, now)
+        if len(ids) < before:
+            return None
+        last_before = session.execute(select(*ARTICLE_KEY).where(Article.id == ids[-1])).one()
+    else:
+        found = session.execute(
+            select(*ARTICLE_KEY)
+            .where(*visible)
+            .order_by(Article.published_at.desc(), Article.id.desc())
+            .offset(before - 1)
+            .limit(1)
+        ).one_or_none()
+        if found is None:
+            return None
+        last_before = found
     return Position(before=encode_cursor(tuple(last_before)))

@@ -65,6 +65,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# The search index (migration 0021, feedsvc.search) is no model: an FTS5 table with triggers
+# on SQLite, a generated tsvector column with a GIN index on PostgreSQL.
+SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_articles_search"})
+
+
+def in_models(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name``: whether a reflected object is one the models describe."""
+    if type_ == "table" and name is not None and name.startswith("article_search"):
+        return False
+    return name not in SEARCH_INDEX_NAMES
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

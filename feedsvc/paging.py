@@ -148,6 +148,11 @@ def keyset_page(
     return Page(items, newer, older, newer_is_first=ahead == limit)
 
 
+def older_than(key: Key, values: Sequence[KeyValue]) -> ColumnElement[bool]:
+    """The condition of the rows after ``values`` in newest-first order."""
+    return tuple_(*key) < _bound(key, values)
+
+
 def _beyond(
     session: Session, stmt: Select[Any], key: Key, values: Sequence[KeyValue], op: str, cap: int
 ) -> int:

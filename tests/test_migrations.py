@@ -1,22 +1,27 @@
 """The migrated schema is exactly the models' schema, on SQLite and PostgreSQL; data
 migrations keep what is stored."""
 
+from datetime import datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
 
-from feedsvc.articles import summarise
+from feedsvc.articles import page_visible, summarise
 from feedsvc.db import create_database, upgrade_database
-from feedsvc.models import Base, Source
+from feedsvc.models import Base, Source, in_models
 from feedsvc.notify.rows import new_payload
+from feedsvc.paging import Position
 from feedsvc.settings import Settings
-from feedsvc.text import html_to_text, utcnow
+from feedsvc.text import html_to_text, normalise_search, utcnow
 
 
 def test_migrations_match_models(database_url, db):
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": in_models}
+        )
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 
@@ -167,3 +172,55 @@ def test_summaries_stored_before_0017_are_derived_where_the_body_gives_them(unmi
         derived = dict(connection.execute(text("SELECT id, summary_derived FROM articles")).all())
     engine.dispose()
     assert derived == {1: True, 2: False, 3: True}
+
+
+def test_search_index_holds_the_articles_written_before_it(unmigrated_url):
+    """0018 indexes the existing articles; the index then follows their writes."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0015")
+    engine = create_engine(unmigrated_url)
+    now = utcnow()
+
+    def stored(moment: datetime) -> datetime:  # as UTCDateTime stores it
+        return moment.replace(tzinfo=None) if engine.dialect.name == "sqlite" else moment
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO categories (id, slug, name, description, position,"
+                " content_version, content_changed_at) VALUES (1, 'thoi-su', 'Thời sự', '', 0,"
+                " 0, :now)"
+            ),
+            {"now": now},
+        )
+        for n, title in enumerate(("Thi đua yêu nước", "Thi đấu", "Đua thuyền thi")):
+            connection.execute(
+                text(
+                    "INSERT INTO articles (guid, category_id, title, slug, summary, body_html,"
+                    " author, origin, published_at, published_at_estimated, created_at,"
+                    " updated_at, search_text) VALUES (:guid, 1, :title, 's', '', '', '',"
+                    " 'local', :published, false, :now, :now, :search)"
+                ),
+                {
+                    "guid": f"urn:x:{n}",
+                    "title": title,
+                    "published": stored(now - timedelta(hours=n + 1)),
+                    "now": now,
+                    "search": normalise_search(title),
+                },
+            )
+    upgrade_database(settings)
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:
+        assert [
+            a.title for a in page_visible(session, now, Position(), 10, query="thi dua").items
+        ] == ["Thi đua yêu nước"]
+        assert [a.title for a in page_visible(session, now, Position(), 10, query="thi").items] == [
+            "Thi đua yêu nước",
+            "Thi đấu",
+            "Đua thuyền thi",
+        ]
+        session.execute(text("DELETE FROM articles WHERE title = 'Thi đấu'"))
+        assert len(page_visible(session, now, Position(), 10, query="thi").items) == 2
+    database.dispose()
+    engine.dispose()

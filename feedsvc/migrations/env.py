@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine, text
 
-from feedsvc.models import Base
+from feedsvc.models import Base, in_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -24,7 +24,10 @@ def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url", ""))
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=in_models,
         )
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":

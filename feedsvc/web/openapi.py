@@ -288,7 +288,11 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                                 type="string",
                                 format="date-time",
                             ),
-                            query("q", "Keywords; diacritics and case are ignored."),
+                            query(
+                                "q",
+                                "A phrase: its words as whole words, one after the other;"
+                                " diacritics and case are ignored, no operators.",
+                            ),
                             query("cursor", "`next_cursor` of the previous page."),
                             query("limit", "Page size (capped).", type="integer", minimum=1),
                         ],

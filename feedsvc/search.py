@@ -1,0 +1,172 @@
+"""Keyword search of articles, with an index on both databases (migration 0021).
+
+What a query matches: the query is folded like the stored search text (lower case, no
+diacritics, đ → d) and cut into words, a word being a run of letters and digits; everything
+else (spaces, punctuation, quotes, ``*``, ``-``, ``^``, ``OR``-like operators are words
+too) only separates words. An article matches when its text holds those words as whole
+words, one right after the other, in the query's order: "thi dua" finds "Thi đua" and
+"thi-đua" but neither "thi đấu đua" nor "đua thi" nor "thiết"; a query without words
+matches nothing. Vietnamese words are one to three syllables, so a query is one phrase.
+
+Results are newest first (``published_at``, then ``id``, descending). The indexes:
+
+- SQLite: the FTS5 table ``article_search`` (rowid = ``published second << 31 | id``,
+  ``second`` the Unix time clamped to 32 bits), so FTS5 walks a phrase's matches from the
+  newest and stops at the page's size; only articles of the same second can be out of order
+  there, and each batch is completed to a whole second and sorted exactly by the articles.
+- PostgreSQL: the GIN index on ``articles.search_vector``. A rare phrase or one that occurs
+  nowhere is answered by the index (at most ``FEW`` matches, sorted); a common one is found
+  fastest by walking the newest articles (the date index) and testing each: the newest
+  ``RECENT_WALK`` are tried, and the index answers for the older ones only if they held
+  fewer than the page's size.
+"""
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from feedsvc.models import Article
+from feedsvc.text import normalise_search
+
+WORD = re.compile(r"[^\W_]+")
+# SQLite: the low 31 bits of an FTS rowid are the article's id (ids are below 2**31).
+ID_BITS = 31
+ID_MASK = (1 << ID_BITS) - 1
+LAST_SECOND = (1 << 32) - 1
+# SQLite: the most FTS matches read at once when the filters outside FTS drop many.
+MAX_BATCH = 10_000
+# PostgreSQL: how many of the newest articles (of the category, if any) are tested one by
+# one before the GIN index is asked. A phrase in 1 % of the articles fills a page of 20 there.
+RECENT_WALK = 2_000
+# PostgreSQL: a phrase with at most this many matches is answered by the GIN index alone.
+FEW = 100
+
+_NEWEST = (Article.published_at.desc(), Article.id.desc())
+_FTS_PAGE = text(
+    "SELECT rowid FROM article_search WHERE article_search MATCH :match AND rowid <= :through"
+    " ORDER BY rowid DESC LIMIT :limit"
+)
+_FTS_RANGE = text(
+    "SELECT rowid FROM article_search WHERE article_search MATCH :match"
+    " AND rowid >= :start AND rowid < :before"
+)
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a query, folded like the stored search text."""
+    return WORD.findall(normalise_search(query))
+
+
+def newest_matching(
+    session: Session,
+    words: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    category_id: int | None = None,
+    until: datetime | None = None,
+) -> list[int]:
+    """Ids of the newest ``limit`` articles holding the phrase ``words`` and meeting
+    ``conditions``, newest first.
+
+    ``category_id`` and ``until`` must also be among the conditions (``category_id ==``,
+    ``published_at <= until``); given here, they let the index skip what they exclude.
+    """
+    if not words or limit <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _postgresql(session, " ".join(words), conditions, limit)
+    return _sqlite(session, words, conditions, limit, category_id, until)
+
+
+def _second(moment: datetime) -> int:
+    return max(0, min(LAST_SECOND, math.floor(moment.timestamp())))
+
+
+def _fts_match(words: Sequence[str], category_id: int | None) -> str:
+    """An FTS5 query of the phrase; every word is letters and digits only, so quoting it
+    leaves nothing for FTS5's syntax to see."""
+    phrase = 'text : "' + " ".join(words) + '"'
+    return phrase if category_id is None else f'category : "c{category_id}" AND {phrase}'
+
+
+def _sqlite(
+    session: Session,
+    words: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    category_id: int | None,
+    until: datetime | None,
+) -> list[int]:
+    match = _fts_match(words, category_id)
+    through = ((_second(until) + 1) << ID_BITS) - 1 if until is not None else (1 << 63) - 1
+    found: list[int] = []
+    batch = limit
+    while len(found) < limit:
+        params = {"match": match, "through": through, "limit": batch}
+        keys = list(session.scalars(_FTS_PAGE, params))
+        if not keys:
+            break
+        start = keys[-1] >> ID_BITS << ID_BITS
+        if len(keys) == batch:  # more may follow: read the rest of the last second
+            params = {"match": match, "start": start, "before": keys[-1]}
+            keys += session.scalars(_FTS_RANGE, params)
+        ids = [key & ID_MASK for key in keys]
+        stmt = select(Article.id).where(Article.id.in_(ids), *conditions)
+        found += session.scalars(stmt.order_by(*_NEWEST).limit(limit - len(found)))
+        if len(keys) < batch:
+            break
+        through, batch = start - 1, min(batch * 4, MAX_BATCH)
+    return found
+
+
+def _postgresql(
+    session: Session, phrase: str, conditions: Sequence[ColumnElement[bool]], limit: int
+) -> list[int]:
+    matches = literal_column("articles.search_vector").op("@@")(
+        func.phraseto_tsquery(literal_column("'simple'::regconfig"), phrase)
+    )
+    newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
+    few = _by_index(session, newest.where(matches), limit, FEW + 1)
+    if few is not None:
+        return few
+    recent = newest.add_columns(matches.label("hit")).limit(RECENT_WALK).subquery()
+    walked = (
+        select(recent.c.id)
+        .where(recent.c.hit)
+        .order_by(recent.c.published_at.desc(), recent.c.id.desc())
+        .limit(limit)
+    )
+    found = list(session.scalars(walked))
+    if len(found) == limit:
+        return found
+    last = session.execute(newest.offset(RECENT_WALK - 1).limit(1)).first()
+    if last is None:  # the walk saw every article that meets the conditions
+        return found
+    older = tuple_(Article.published_at, Article.id) < tuple_(last.published_at, last.id)
+    return found + (_by_index(session, newest.where(matches, older), limit - len(found)) or [])
+
+
+def _by_index(
+    session: Session, matching: Select[int, datetime], limit: int, cap: int | None = None
+) -> list[int] | None:
+    """The newest ``limit`` of the matches, found by the GIN index; None if more than ``cap``
+    match.
+
+    The matches are a materialised set read with sequential scans off: else the planner, which
+    guesses a phrase's frequency from its words', may walk the date index or the table and
+    test every article — all of them when the phrase occurs nowhere.
+    """
+    every = matching.order_by(None).limit(cap).cte("matches").prefix_with("MATERIALIZED")
+    counted = select(every.c.id, func.count().over().label("matches"))
+    stmt = counted.order_by(every.c.published_at.desc(), every.c.id.desc()).limit(limit)
+    setting = session.scalar(text("SELECT current_setting('enable_seqscan')"))
+    session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+    rows = session.execute(stmt).all()
+    session.execute(text("SELECT set_config('enable_seqscan', :on, true)"), {"on": setting})
+    if cap is not None and rows and rows[0].matches >= cap:
+        return None
+    return [row.id for row in rows]

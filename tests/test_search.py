@@ -1,0 +1,199 @@
+"""Keyword search through its index (feedsvc.search), on SQLite and PostgreSQL: what a
+phrase finds and does not find, in which order, and right after writes."""
+
+from datetime import timedelta
+
+import feedparser
+import pytest
+from sqlalchemy import text
+
+from feedsvc import search
+from feedsvc.articles import list_all, list_visible, page_articles
+from tests.conftest import publish
+
+TEXTS = {
+    "phrase": "Phong trào thi đua yêu nước",
+    "hyphen": "Thi-đua, khen thưởng",
+    "apart": "Thi đấu và đua thuyền",
+    "reversed": "Đua thi cuối năm",
+    "prefix": "Thiết kế đường đua",
+    "upper": "THI ĐUA SẢN XUẤT",
+}
+
+
+@pytest.fixture
+def titles(api):  # type: ignore[no-untyped-def]
+    """One article per text, published an hour apart in TEXTS' order (the first newest)."""
+    start = "2026-01-10T12:00:00+07:00"
+    made = {}
+    for n, (key, title) in enumerate(TEXTS.items()):
+        hour = 12 - n
+        made[key] = publish(api, title, published_at=start.replace("12:", f"{hour:02d}:"))
+    return made
+
+
+def found(api, query: str, **args: str) -> list[str]:  # type: ignore[no-untyped-def]
+    response = api.get("/api/v1/articles", query_string={"q": query, **args})
+    assert response.status_code == 200, response.get_json()
+    return [item["title"] for item in response.get_json()["items"]]
+
+
+def test_a_phrase_of_whole_words_in_order_diacritics_and_case_ignored(api, titles):
+    expected = [TEXTS["phrase"], TEXTS["hyphen"], TEXTS["upper"]]
+    assert found(api, "thi dua") == expected
+    assert found(api, "THI ĐUA") == expected
+    assert found(api, "  Thi   Đua  ") == expected
+    assert found(api, "thi-đua") == expected
+    assert found(api, "đua thi") == [TEXTS["reversed"]]
+    with_thi = ["phrase", "hyphen", "apart", "reversed", "upper"]
+    assert found(api, "thi") == [TEXTS[key] for key in with_thi]
+    assert found(api, "thiet ke duong") == [TEXTS["prefix"]]
+    assert found(api, "thie") == []  # no prefixes
+    assert found(api, "hi du") == []  # no parts of words
+    assert found(api, "thi dua yeu nuoc") == [TEXTS["phrase"]]
+    assert found(api, "thi yeu") == []  # all the words, but not one after the other
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        "*",
+        "-",
+        "^",
+        "NEAR(",
+        "thi OR dua",
+        'thi" OR "dua',
+        "thi*",
+        "-thi",
+        "^thi",
+        "a:b",
+        "{text}: thi",
+        "NEAR(thi dua)",
+        "'; DROP TABLE articles; --",
+        "%",
+        "_",
+        "\\",
+    ],
+)
+def test_search_syntax_in_a_query_is_only_separators_or_words(api, titles, query):
+    """Nothing in a query is an operator: FTS5 and tsquery syntax are words or separators."""
+    response = api.get("/api/v1/articles", query_string={"q": query})
+    assert response.status_code == 200
+    feed = api.get("/feeds/all.rss", query_string={"q": query})
+    assert feed.status_code == 200
+
+
+def test_operators_are_plain_words(api, titles):
+    assert found(api, "thi OR dua") == []  # the phrase "thi or dua"
+    assert found(api, '"thi" "dua"') == found(api, "thi dua")
+    assert found(api, "thi*") == found(api, "thi")
+    assert found(api, "***") == []  # no words: nothing
+
+
+def test_results_are_newest_first_also_when_ids_are_not(api):
+    """Backdated articles (ids out of published order) come in published order, also
+    between articles of the same second."""
+    order = ["10:00:00.5", "10:00:00.9", "09:00:00", "11:00:00", "10:00:00.1"]
+    for n, time in enumerate(order):
+        publish(api, f"Thi đua {n}", published_at=f"2026-01-10T{time}+07:00")
+    assert found(api, "thi dua") == [f"Thi đua {n}" for n in (3, 1, 0, 4, 2)]
+    page = api.get("/api/v1/articles", query_string={"q": "thi dua", "limit": 2}).get_json()
+    paged = [item["title"] for item in page["items"]]
+    while page["next_cursor"]:
+        page = api.get(page["next"]).get_json()
+        paged += [item["title"] for item in page["items"]]
+    assert paged == found(api, "thi dua")
+
+
+def test_an_update_and_a_delete_are_searched_at_once(api, titles, db, now):
+    article = titles["phrase"]
+    changed = api.patch(f"/api/v1/articles/{article['id']}", json={"title": "Khen thưởng"})
+    assert changed.status_code == 200
+    assert TEXTS["phrase"] not in found(api, "thi dua")
+    assert found(api, "khen thuong") == ["Khen thưởng", TEXTS["hyphen"]]
+    assert api.delete(f"/api/v1/articles/{titles['hyphen']['id']}").status_code == 204
+    assert found(api, "khen thuong") == ["Khen thưởng"]
+    moved = api.patch(f"/api/v1/articles/{article['id']}", json={"category": "kinh-te"})
+    assert moved.status_code == 200
+    assert found(api, "khen thuong", category="kinh-te") == ["Khen thưởng"]
+    assert found(api, "khen thuong", category="thoi-su") == []
+    newer = api.patch(
+        f"/api/v1/articles/{titles['upper']['id']}",
+        json={"published_at": "2026-01-10T13:00:00+07:00"},
+    )
+    assert newer.status_code == 200
+    assert found(api, "thi")[0] == TEXTS["upper"]  # the index follows the new time too
+    with db.transaction() as session:  # and a write rolled back leaves no trace in the index
+        session.execute(
+            text("UPDATE articles SET search_text = 'xyzzy' WHERE id = :i"),
+            {"i": titles["upper"]["id"]},
+        )
+        assert [a.title for a in list_all(session, 10, query="xyzzy")] == [TEXTS["upper"]]
+        session.rollback()
+    assert found(api, "xyzzy") == []
+    assert TEXTS["upper"] in found(api, "thi dua")
+
+
+def test_scheduled_articles_are_found_by_writers_only(api, db, now):
+    publish(api, "Thi đua sắp đăng", published_at=(now + timedelta(days=1)).isoformat())
+    publish(api, "Thi đua đã đăng", published_at=(now - timedelta(days=1)).isoformat())
+    assert found(api, "thi dua") == ["Thi đua đã đăng"]
+    with db.transaction() as session:
+        assert [a.title for a in list_all(session, 10, query="thi dua")] == [
+            "Thi đua sắp đăng",
+            "Thi đua đã đăng",
+        ]
+        assert [a.title for a in list_visible(session, now, 10, query="thi dua")] == [
+            "Thi đua đã đăng"
+        ]
+
+
+def test_pages_of_many_matches_have_no_gaps_or_repeats(api, db, now):
+    """More matches than a batch: pages by offset and by cursor read them all in order."""
+    for n in range(45):
+        category = "kinh-te" if n % 3 else "thoi-su"
+        publish(api, f"Thi đua {n}", category, published_at=f"2026-01-10T10:{n:02d}:00+07:00")
+    newest_first = [f"Thi đua {n}" for n in reversed(range(45))]
+    with db.transaction() as session:
+        pages = [list_visible(session, now, 10, offset, query="thi dua") for offset in (0, 10, 40)]
+        assert [a.title for a in pages[0] + pages[1]] == newest_first[:20]
+        assert [a.title for a in pages[2]] == newest_first[40:]
+        cursor, seen = None, []
+        while True:
+            page = page_articles(session, now, 7, query="thi dua", cursor=cursor)
+            seen += [a.title for a in page.articles]
+            if not (cursor := page.next_cursor):
+                break
+        assert seen == newest_first
+    economy = [t for t in newest_first if int(t.split()[-1]) % 3]
+    assert found(api, "thi dua", category="kinh-te", limit="50") == economy
+
+
+def test_keyword_feeds_and_admin_search(api, titles, client, app):
+    feed = feedparser.parse(api.get("/feeds/all.rss?q=thi+%C4%91ua").data)
+    assert [e.title for e in feed.entries] == [TEXTS["phrase"], TEXTS["hyphen"], TEXTS["upper"]]
+    category = feedparser.parse(api.get("/feeds/thoi-su.atom?q=dua+thi").data)
+    assert [e.title for e in category.entries] == [TEXTS["reversed"]]
+    empty = feedparser.parse(api.get("/feeds/kinh-te.rss?q=thi+dua").data)
+    assert empty.entries == []
+
+
+def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now, monkeypatch):
+    """Every way to the matches (on PostgreSQL: the index for few, the walk of the newest,
+    the index for the older ones) gives the same pages; small limits make a few articles
+    enough."""
+    monkeypatch.setattr(search, "FEW", 3)
+    monkeypatch.setattr(search, "RECENT_WALK", 6)
+    titles = []
+    for n in range(30):  # matches among the newest, none in the middle, some among the oldest
+        title = f"Thi đua {n}" if n < 8 or n >= 24 else f"Tin {n}"
+        publish(api, title, published_at=f"2026-01-10T10:{59 - n:02d}:00+07:00")
+        titles.append(title)
+    matching = [t for t in titles if t.startswith("Thi")]
+    with db.transaction() as session:
+        for limit in (2, 5, 10, 20):
+            page = list_visible(session, now, limit, query="thi dua")
+            assert [a.title for a in page] == matching[:limit]
+        assert [a.title for a in list_visible(session, now, 5, query="tin")] == titles[8:13]
+        assert list_visible(session, now, 5, query="tin thi") == []
