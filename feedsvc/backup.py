@@ -61,8 +61,12 @@ def _id_column(table: Table) -> Column[Any] | None:
 
 
 def _high_water(connection: Connection, table: Table, key: Column[Any]) -> int:
-    """The highest id the table ever handed out, deleted rows included."""
+    """The highest id the table ever handed out, deleted rows included, for the tables whose
+    ids are never reused (AUTOINCREMENT on SQLite); the highest stored for the others, whose
+    ids nothing outside keeps (SQLite cannot tell more of them)."""
     top = connection.scalar(select(func.max(key))) or 0
+    if not table.dialect_options["sqlite"].get("autoincrement"):
+        return int(top)
     if connection.dialect.name == "sqlite":
         used = connection.exec_driver_sql(
             "SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)

@@ -133,7 +133,7 @@ def _cursors(feed_request: FeedRequest) -> tuple[str, str]:
 
 
 def _moved(feed_request: FeedRequest, page: int, now: datetime) -> Response:
-    """An old ``?page=N`` link: to the same page by cursor (see docs/decisions/0008)."""
+    """An old ``?page=N`` link: to the same page by cursor (see docs/decisions/0012)."""
     state = context.feed_states().get(feed_request.slug, now)
     found = position_of_page(
         context.session(),
@@ -143,7 +143,7 @@ def _moved(feed_request: FeedRequest, page: int, now: datetime) -> Response:
         state.category_id,
         feed_request.query,
     )
-    return moved_to(found)
+    return moved_to(found, page)
 
 
 def _marked(state: FeedState, response: Response) -> Response:

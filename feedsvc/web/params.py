@@ -95,10 +95,10 @@ def numbered_page() -> int | None:
     return page
 
 
-def moved_to(position: Position | None) -> Response:
+def moved_to(position: Position | None, page: int) -> Response:
     """301 to this URL with ``page`` replaced by the cursor of that page (404 without one)."""
     if position is None:
-        raise NotFound(N_("Không có trang này"))
+        raise NotFound(N_("Không có trang %(page)s"), page=page)
     args = {k: v for k, v in request.args.items() if k not in ("page", "before", "after")}
     if position.before:
         args["before"] = position.before

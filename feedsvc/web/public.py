@@ -96,7 +96,8 @@ def category(slug: str) -> str | Response:
     found = get_category(session, slug)
     numbered = numbered_page()
     if numbered is not None:
-        return moved_to(position_of_page(session, now, numbered, settings.page_items, found.id, ""))
+        where = position_of_page(session, now, numbered, settings.page_items, found.id, "")
+        return moved_to(where, numbered)
     where = position()
     page = page_visible(session, now, where, settings.page_items, found.id, brief=True)
     if not page.items and not where.first:
