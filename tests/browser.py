@@ -2,9 +2,11 @@
 whether its absence skips them (or fails them, with FEEDSVC_TEST_REQUIRE_BROWSER=1 in CI)."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -22,3 +24,12 @@ if not CHROMIUM.exists() and os.environ.get("FEEDSVC_TEST_REQUIRE_BROWSER") == "
     raise RuntimeError(f"FEEDSVC_TEST_REQUIRE_BROWSER=1 but {MISSING}")
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, started once per test module (the tests that use it need ``needs_chromium``)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()

@@ -38,6 +38,7 @@ from tests.upstream import Upstream
 POSTGRES_ADMIN_URL = os.environ.get(
     "FEEDSVC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+pytest_plugins = ["tests.browser"]  # the `browser` fixture (Debian's Chromium)
 REQUIRE_POSTGRES = os.environ.get("FEEDSVC_TEST_REQUIRE_POSTGRES") == "1"
 BASE_URL = "http://feeds.example.vn"
 ROOT = Path(__file__).resolve().parents[1]

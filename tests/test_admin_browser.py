@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from feedsvc.models import Article, Delivery
@@ -16,19 +16,11 @@ from feedsvc.notify.deliver import announce_new_articles, deliver_due
 from feedsvc.text import utcnow
 from feedsvc.tokens import authenticate_token
 from tests.admin_helpers import PASSWORD, make_user
-from tests.browser import CHROMIUM, FLAGS, needs_chromium
+from tests.browser import needs_chromium
 from tests.receiver import Receiver
 from tests.upstream import CORPUS
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ installed. A screenshot of each page is kept beside the test's temporary files.
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
+from playwright.sync_api import CDPSession, Page
 
 from tests.admin_helpers import PASSWORD, make_user
-from tests.browser import CHROMIUM, FLAGS, needs_chromium
+from tests.browser import needs_chromium
 
 pytestmark = needs_chromium
 
@@ -25,14 +24,6 @@ VIETNAMESE = "Tổ chức thi đua: Ứng dụng ĐỔI MỚI ở Huế — ế 
 SITE_FACES = {"Noto Sans", "Noto Sans Mono"}  # the faces inside fonts/*.woff2
 PUBLIC_PAGES = ["/", "/c/thoi-su", "/subscribe", "/feeds/thoi-su.rss"]
 ADMIN_PAGES = ["/admin/articles/new", "/admin/sources/new", "/admin/", "/admin/articles/"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from feedsvc import search
-from feedsvc.articles import list_all, list_visible, page_articles
+from feedsvc.articles import page_all, page_visible
+from feedsvc.paging import Position
 from tests.conftest import publish
 
 TEXTS = {
@@ -30,6 +31,15 @@ def titles(api):  # type: ignore[no-untyped-def]
         hour = 12 - n
         made[key] = publish(api, title, published_at=start.replace("12:", f"{hour:02d}:"))
     return made
+
+
+def all_matching(session, limit: int, query: str) -> list:  # type: ignore[no-untyped-def]
+    """The writers' list: every article, scheduled ones included."""
+    return page_all(session, Position(), limit, query=query).items
+
+
+def visible_matching(session, now, limit: int, query: str) -> list:  # type: ignore[no-untyped-def]
+    return page_visible(session, now, Position(), limit, query=query).items
 
 
 def found(api, query: str, **args: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -129,7 +139,7 @@ def test_an_update_and_a_delete_are_searched_at_once(api, titles, db, now):
             text("UPDATE articles SET search_text = 'xyzzy' WHERE id = :i"),
             {"i": titles["upper"]["id"]},
         )
-        assert [a.title for a in list_all(session, 10, query="xyzzy")] == [TEXTS["upper"]]
+        assert [a.title for a in all_matching(session, 10, "xyzzy")] == [TEXTS["upper"]]
         session.rollback()
     assert found(api, "xyzzy") == []
     assert TEXTS["upper"] in found(api, "thi dua")
@@ -140,32 +150,34 @@ def test_scheduled_articles_are_found_by_writers_only(api, db, now):
     publish(api, "Thi đua đã đăng", published_at=(now - timedelta(days=1)).isoformat())
     assert found(api, "thi dua") == ["Thi đua đã đăng"]
     with db.transaction() as session:
-        assert [a.title for a in list_all(session, 10, query="thi dua")] == [
+        assert [a.title for a in all_matching(session, 10, "thi dua")] == [
             "Thi đua sắp đăng",
             "Thi đua đã đăng",
         ]
-        assert [a.title for a in list_visible(session, now, 10, query="thi dua")] == [
+        assert [a.title for a in visible_matching(session, now, 10, "thi dua")] == [
             "Thi đua đã đăng"
         ]
 
 
 def test_pages_of_many_matches_have_no_gaps_or_repeats(api, db, now):
-    """More matches than a batch: pages by offset and by cursor read them all in order."""
+    """More matches than a batch: pages by cursor read them all in order, in every list."""
     for n in range(45):
         category = "kinh-te" if n % 3 else "thoi-su"
         publish(api, f"Thi đua {n}", category, published_at=f"2026-01-10T10:{n:02d}:00+07:00")
     newest_first = [f"Thi đua {n}" for n in reversed(range(45))]
     with db.transaction() as session:
-        pages = [list_visible(session, now, 10, offset, query="thi dua") for offset in (0, 10, 40)]
-        assert [a.title for a in pages[0] + pages[1]] == newest_first[:20]
-        assert [a.title for a in pages[2]] == newest_first[40:]
-        cursor, seen = None, []
-        while True:
-            page = page_articles(session, now, 7, query="thi dua", cursor=cursor)
-            seen += [a.title for a in page.articles]
-            if not (cursor := page.next_cursor):
-                break
-        assert seen == newest_first
+        for pages in (
+            lambda where: page_visible(session, now, where, 7, query="thi dua"),
+            lambda where: page_all(session, where, 10, query="thi dua"),
+        ):
+            position, seen = Position(), []
+            while True:
+                page = pages(position)
+                seen += [a.title for a in page.items]
+                if page.older is None:
+                    break
+                position = Position(before=page.older)
+            assert seen == newest_first
     economy = [t for t in newest_first if int(t.split()[-1]) % 3]
     assert found(api, "thi dua", category="kinh-te", limit="50") == economy
 
@@ -193,7 +205,7 @@ def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now,
     matching = [t for t in titles if t.startswith("Thi")]
     with db.transaction() as session:
         for limit in (2, 5, 10, 20):
-            page = list_visible(session, now, limit, query="thi dua")
+            page = visible_matching(session, now, limit, "thi dua")
             assert [a.title for a in page] == matching[:limit]
-        assert [a.title for a in list_visible(session, now, 5, query="tin")] == titles[8:13]
-        assert list_visible(session, now, 5, query="tin thi") == []
+        assert [a.title for a in visible_matching(session, now, 5, "tin")] == titles[8:13]
+        assert visible_matching(session, now, 5, "tin thi") == []

@@ -6,16 +6,14 @@ public pages and a feed's page load with no CSP violation.
 The headers do not depend on the database, so these tests run on SQLite only.
 """
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from werkzeug.routing import Rule
 
 from feedsvc.web import CONTENT_SECURITY_POLICY, create_app
 from tests.admin_helpers import PASSWORD, make_user, sign_in
-from tests.browser import CHROMIUM, FLAGS, needs_chromium
+from tests.browser import needs_chromium
 from tests.ingest_helpers import Sources
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -134,14 +132,6 @@ def test_hsts_only_over_https(app: Flask, settings, site):  # type: ignore[no-un
         assert_html_headers(answer.headers, secure=True)
     finally:
         proxied.extensions["feedsvc.db"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 # Installed before any page script: records every violation the browser reports.
