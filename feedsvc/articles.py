@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session, defer, joinedload
 
@@ -69,7 +70,9 @@ def _absolute_http_url(value: str) -> str:
 
 def _within_body_limit(value: str) -> str:
     if body_too_large(value):
-        raise ValueError(f"at most {MAX_BODY_BYTES} bytes of UTF-8")
+        raise PydanticCustomError(
+            "body_too_large", "at most {limit} bytes of UTF-8", {"limit": MAX_BODY_BYTES}
+        )
     return value
 
 

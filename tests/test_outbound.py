@@ -122,7 +122,7 @@ def test_a_name_with_any_private_address_is_refused_before_connecting():
     attempt = webhook_attempt("https://hooks.example/in")
     with delivery_client(STRICT, resolve=dns, connect=wire) as client:
         result = send_attempt(client, STRICT, attempt, utcnow())
-        intent = Intent(1, "subscribe", "topic", "https://hooks.example/cb", 60, "")
+        intent = Intent(1, "subscribe", "topic", "https://hooks.example/cb", 60, "", None)
         confirmed = verify_intent(client, STRICT, intent)
     assert "non-public address ::ffff:10.0.0.1" in result.error and not confirmed
     assert wire.connects == []
@@ -162,7 +162,7 @@ def test_hub_verification_reads_a_bounded_answer():
     """A callback answering the challenge followed by endless bytes is not believed, and the
     hub stops reading after ANSWER_LIMIT."""
     with HostilePeer(endless_body()) as peer, delivery_client(LENIENT) as client:
-        intent = Intent(1, "subscribe", "topic", peer.url + "/cb", 60, "")
+        intent = Intent(1, "subscribe", "topic", peer.url + "/cb", 60, "", None)
         started = time.monotonic()
         assert not verify_intent(client, LENIENT, intent)
         assert time.monotonic() - started < 3

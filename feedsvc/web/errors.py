@@ -70,6 +70,7 @@ FIELD_TEXTS = {
     "less_than": N_("quá lớn"),
     "url_": N_("không phải một URL hợp lệ"),
     "datetime_": N_("không phải ngày giờ hợp lệ"),
+    "body_too_large": N_("quá dài: tối đa %(limit)s byte (UTF-8)"),
 }
 INVALID = N_("giá trị không hợp lệ")
 log = logging.getLogger(__name__)
