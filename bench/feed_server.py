@@ -12,22 +12,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from bench.ingest import make_feed
 
 
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """Answers on a kept-alive connection, each with its Content-Length (the benchmarks'
+    upstreams)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 def main(port: int, feeds: int) -> None:
     bodies = [make_feed(n) for n in range(feeds)]
     etags = [f'"{hashlib.sha1(body).hexdigest()}"' for body in bodies]
     hits = {"200": 0, "304": 0}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(KeepAliveHandler):
         def do_GET(self) -> None:
             if self.path == "/stats":
                 self._send(200, json.dumps(hits).encode(), {"Content-Type": "application/json"})

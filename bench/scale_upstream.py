@@ -15,9 +15,10 @@ import sys
 import threading
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from bench.databases import RESULTS_DIR
+from bench.feed_server import KeepAliveHandler
 from bench.ingest import make_feed
 
 CORPUS_DIR = RESULTS_DIR / "scale-corpus"
@@ -59,17 +60,7 @@ def main(ports: int, feeds: int, kind: str) -> None:
     answers: Counter[str] = Counter()
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(KeepAliveHandler):
         def do_GET(self) -> None:
             if self.path == "/stats":
                 with lock:
