@@ -371,7 +371,7 @@ def _print_workers(workers: dict[str, Any]) -> None:
         )
         print(
             f"  one claim ({claim['claimed']} sources) with all due: {claim['claim_ms']} ms in "
-            f"the worker; index-only: {'yes' if claim['index_only'] else 'NO'}; plan:"
+            f"the worker; an index range: {'yes' if claim['index_range'] else 'NO'}; plan:"
         )
         for line in claim["plan"]:
             print(f"    {line}")

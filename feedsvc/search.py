@@ -14,7 +14,10 @@ Results are newest first (``published_at``, then ``id``, descending). The indexe
   ``second`` the Unix time clamped to 32 bits), so FTS5 walks a phrase's matches from the
   newest and stops at the page's size; only articles of the same second can be out of order
   there, and each batch is completed to a whole second and sorted exactly by the articles.
-- PostgreSQL: the GIN index on ``articles.search_vector``. A rare phrase or one that occurs
+- PostgreSQL: the GIN index on ``articles.search_vector``, which holds the words and every
+  pair of neighbouring words (``ha-noi``, migration 0022), so a phrase is looked up by its
+  words and its pairs: two common words that are never neighbours find no candidate at all.
+  A rare phrase or one that occurs
   nowhere is answered by the index (at most ``FEW`` matches, sorted); a common one is found
   fastest by walking the newest articles (the date index) and testing each: the newest
   ``RECENT_WALK`` are tried, and the index answers for the older ones only if they held
@@ -25,6 +28,8 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, tuple_
 from sqlalchemy.orm import Session
@@ -78,7 +83,7 @@ def newest_matching(
     if not words or limit <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _postgresql(session, " ".join(words), conditions, limit)
+        return _postgresql(session, words, conditions, limit)
     return _sqlite(session, words, conditions, limit, category_id, until)
 
 
@@ -123,12 +128,22 @@ def _sqlite(
     return found
 
 
+def _pg_query(words: Sequence[str]) -> ColumnElement[Any]:
+    """The phrase as a tsquery, and its pairs of neighbouring words as migration 0022 indexes
+    them (joined by a hyphen): the pairs narrow the index's candidates, the phrase checks
+    positions."""
+    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+    phrase: ColumnElement[Any] = func.phraseto_tsquery(simple, " ".join(words))
+    pairs = [f"{first}-{second}" for first, second in pairwise(words)]
+    if not pairs:
+        return phrase
+    return phrase.op("&&")(func.plainto_tsquery(simple, " ".join(pairs)))
+
+
 def _postgresql(
-    session: Session, phrase: str, conditions: Sequence[ColumnElement[bool]], limit: int
+    session: Session, words: Sequence[str], conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> list[int]:
-    matches = literal_column("articles.search_vector").op("@@")(
-        func.phraseto_tsquery(literal_column("'simple'::regconfig"), phrase)
-    )
+    matches = literal_column("articles.search_vector").op("@@")(_pg_query(words))
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
     few = _by_index(session, newest.where(matches), limit, FEW + 1)
     if few is not None:

@@ -209,3 +209,21 @@ def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now,
             assert [a.title for a in page] == matching[:limit]
         assert [a.title for a in visible_matching(session, now, 5, "tin")] == titles[8:13]
         assert visible_matching(session, now, 5, "tin thi") == []
+
+
+def test_every_run_of_neighbouring_words_is_a_phrase_and_nothing_else(api):
+    """Whatever its words' places (PostgreSQL indexes pairs of words from odd and from even
+    places, migration 0022), every run of neighbouring words finds the article; words that
+    are not neighbours do not."""
+    words = ["một", "hai", "ba", "bốn", "năm", "sáu", "bảy"]
+    publish(api, " ".join(words).capitalize())
+    folded = ["mot", "hai", "ba", "bon", "nam", "sau", "bay"]
+    title = " ".join(words).capitalize()
+    for start in range(len(folded)):
+        for end in range(start + 1, len(folded) + 1):
+            assert found(api, " ".join(folded[start:end])) == [title], folded[start:end]
+    assert found(api, "mot ba") == []
+    assert found(api, "hai bon") == []
+    assert found(api, "ba hai") == []
+    assert found(api, "bay mot") == []
+    assert found(api, "hai-ba") == [title]  # a pair's joiner in a query only separates
