@@ -32,6 +32,7 @@ from bench.scale_store import (
     ABSENT_WORD,
     ADMIN_PASSWORD,
     ADMIN_USER,
+    APART_PHRASE,
     COMMON_WORD,
     RARE_ARTICLES,
     RARE_WORD,
@@ -97,6 +98,12 @@ KINDS = (
         "keyword feed, word found nowhere",
         _same(f"/feeds/all.rss?q={ABSENT_WORD}"),
         _same(f"/feeds/{OTHER}.rss?q={COMMON_WORD}"),
+        0,
+    ),
+    Kind(
+        "keyword feed, common words never neighbours",
+        _same(f"/feeds/all.rss?q={quote(APART_PHRASE)}"),
+        _same(f"/feeds/{OTHER}.rss?q={COMMON_WORD}+{COMMON_WORD}+{COMMON_WORD}"),
         0,
     ),
     Kind(

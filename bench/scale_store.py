@@ -54,6 +54,9 @@ RARE_WORD = "zirconi"  # in no demo article: only in the RARE_ARTICLES updated o
 RARE_ARTICLES = 5
 COMMON_WORD = "tinh"  # "tỉnh" folded: in most demo articles
 ABSENT_WORD = "qxzwyv"
+# Two words in nearly every demo article ("và", "tỉnh") that are never neighbours: a phrase
+# with no match whose words are everywhere, the worst case of an index of words alone.
+APART_PHRASE = "va tinh"
 ADMIN_USER, ADMIN_PASSWORD = "scalebench", "scale-bench-password-1"
 BASE_URL = "http://127.0.0.1:8000"
 
@@ -280,10 +283,11 @@ def settle(url: str) -> None:
 
 def check_words() -> None:
     """The rare and absent words are in no demo text (so nowhere but where prepare put them)."""
-    from feedsvc.text import html_to_text, normalise_search
+    from feedsvc.text import SEARCH_WORD, html_to_text, normalise_search
 
     for article in demo_articles():
         folded = normalise_search(
             " ".join((article["title"], article["summary"], html_to_text(article["body_html"])))
         )
         assert RARE_WORD not in folded and ABSENT_WORD not in folded
+        assert f" {APART_PHRASE} " not in f" {' '.join(SEARCH_WORD.findall(folded))} "

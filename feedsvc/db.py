@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedsvc.errors import ConfigurationError
 from feedsvc.settings import Settings
+from feedsvc.text import search_pairs
 
 MIGRATIONS_DIR = str(files("feedsvc") / "migrations")
 CHANGES_CHANNEL = "feedsvc_content"
@@ -146,6 +147,14 @@ class Database:
         self.engine.dispose()
 
 
+def add_sqlite_functions(dbapi_connection: Any, _record: object = None) -> None:
+    """The functions the schema calls, on each new SQLite connection (the migrations' too):
+    ``search_pairs()``, which the search index's triggers call (migration 0022). A
+    connection without it (the ``sqlite3`` shell) cannot write articles ("no such function:
+    search_pairs") rather than leave the index out of step."""
+    dbapi_connection.create_function("search_pairs", 1, search_pairs, deterministic=True)
+
+
 def _set_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -182,6 +191,7 @@ def create_database(
     sessions = sessionmaker(engine, expire_on_commit=False)
     changes: ChangeWatch | None = None
     if backend == "sqlite":
+        event.listen(engine, "connect", add_sqlite_functions)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
         if url.database not in (None, "", ":memory:"):

@@ -1,4 +1,4 @@
-"""Keyword search of articles, with an index on both databases (migration 0021).
+"""Keyword search of articles, with an index on both databases (migrations 0021, 0022).
 
 What a query matches: the query is folded like the stored search text (lower case, no
 diacritics, đ → d) and cut into words, a word being a run of letters and digits; everything
@@ -8,16 +8,15 @@ words, one right after the other, in the query's order: "thi dua" finds "Thi đu
 "thi-đua" but neither "thi đấu đua" nor "đua thi" nor "thiết"; a query without words
 matches nothing. Vietnamese words are one to three syllables, so a query is one phrase.
 
-Results are newest first (``published_at``, then ``id``, descending). The indexes:
+Results are newest first (``published_at``, then ``id``, descending). Both indexes hold the
+words and every pair of neighbouring words, and a phrase is looked up by both, so two common
+words that are never neighbours find no candidate to check. The indexes:
 
 - SQLite: the FTS5 table ``article_search`` (rowid = ``published second << 31 | id``,
   ``second`` the Unix time clamped to 32 bits), so FTS5 walks a phrase's matches from the
   newest and stops at the page's size; only articles of the same second can be out of order
   there, and each batch is completed to a whole second and sorted exactly by the articles.
-- PostgreSQL: the GIN index on ``articles.search_vector``, which holds the words and every
-  pair of neighbouring words (``ha-noi``, migration 0022), so a phrase is looked up by its
-  words and its pairs: two common words that are never neighbours find no candidate at all.
-  A rare phrase or one that occurs
+- PostgreSQL: the GIN index on ``articles.search_vector``. A rare phrase or one that occurs
   nowhere is answered by the index (at most ``FEW`` matches, sorted); a common one is found
   fastest by walking the newest articles (the date index) and testing each: the newest
   ``RECENT_WALK`` are tried, and the index answers for the older ones only if they held
@@ -25,7 +24,6 @@ Results are newest first (``published_at``, then ``id``, descending). The indexe
 """
 
 import math
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import pairwise
@@ -35,9 +33,8 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Article
-from feedsvc.text import normalise_search
+from feedsvc.text import SEARCH_WORD, normalise_search, search_pairs
 
-WORD = re.compile(r"[^\W_]+")
 # SQLite: the low 31 bits of an FTS rowid are the article's id (ids are below 2**31).
 ID_BITS = 31
 ID_MASK = (1 << ID_BITS) - 1
@@ -63,7 +60,7 @@ _FTS_RANGE = text(
 
 def search_words(query: str) -> list[str]:
     """The words of a query, folded like the stored search text."""
-    return WORD.findall(normalise_search(query))
+    return SEARCH_WORD.findall(normalise_search(query))
 
 
 def newest_matching(
@@ -92,10 +89,14 @@ def _second(moment: datetime) -> int:
 
 
 def _fts_match(words: Sequence[str], category_id: int | None) -> str:
-    """An FTS5 query of the phrase; every word is letters and digits only, so quoting it
-    leaves nothing for FTS5's syntax to see."""
-    phrase = 'text : "' + " ".join(words) + '"'
-    return phrase if category_id is None else f'category : "c{category_id}" AND {phrase}'
+    """An FTS5 query of the phrase and its pairs of neighbouring words (which narrow the
+    candidates when its words are common); every word is letters and digits only, so quoting
+    it leaves nothing for FTS5's syntax to see."""
+    terms = ['text : "' + " ".join(words) + '"']
+    terms += [f'pairs : "{pair}"' for pair in search_pairs(" ".join(words)).split()]
+    if category_id is not None:
+        terms.insert(0, f'category : "c{category_id}"')
+    return " AND ".join(terms)
 
 
 def _sqlite(

@@ -7,6 +7,7 @@ import html
 import re
 import unicodedata
 from datetime import UTC, datetime
+from itertools import pairwise
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -103,6 +104,18 @@ def fold(value: str) -> str:
 def normalise_search(value: str) -> str:
     """The form stored for search and compared against: folded, one space between words."""
     return " ".join(fold(value).split())
+
+
+# A word of search (feedsvc.search): a run of letters and digits.
+SEARCH_WORD = re.compile(r"[^\W_]+")
+
+
+def search_pairs(folded: str) -> str:
+    """Every pair of neighbouring words of a folded text, each made one word by a ``0``
+    ("thi đua yêu" → "thi0dua dua0yeu"): SQLite's search index holds them beside the words
+    (migration 0022), so a phrase's pairs find its candidates without walking every article
+    that holds its words."""
+    return " ".join(f"{first}0{second}" for first, second in pairwise(SEARCH_WORD.findall(folded)))
 
 
 def slugify(value: str, max_length: int = 80) -> str:

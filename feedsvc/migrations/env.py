@@ -1,8 +1,9 @@
 """Alembic environment: migrations ship inside the package and run against the settings' URL."""
 
 from alembic import context
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
+from feedsvc.db import add_sqlite_functions
 from feedsvc.models import Base, in_models
 
 config = context.config
@@ -22,6 +23,8 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url", ""))
+    if engine.dialect.name == "sqlite":  # the search index's triggers call search_pairs()
+        event.listen(engine, "connect", add_sqlite_functions)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

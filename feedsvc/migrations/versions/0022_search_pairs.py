@@ -1,28 +1,34 @@
-"""search index of pairs of words (PostgreSQL)
+"""search index of pairs of neighbouring words
 
 Revision ID: 0022
 Revises: 0021
 Create Date: 2026-11-27 23:20:00
 
-A phrase of two common words that never stand next to each other ("ha noi" where "hà" and
-"nội" are everywhere but never together) made PostgreSQL's GIN index hand over every article
-holding both words, each re-read for positions: seconds at a million articles. Now
-``search_vector`` also holds every pair of neighbouring words as one lexeme (``ha-noi``: the
-two words joined by a hyphen, which no word of the text or of a query holds, and which the
-parser keeps in one "hyphenated word" token), without positions (``strip``), and a phrase is
-looked up by its pairs as well as by its words (``feedsvc.search``): the index then yields
-the articles that hold the pairs, almost always exactly the matches.
+A phrase of two common words that never stand next to each other ("va tinh" where "và" and
+"tỉnh" are in nearly every article but never together) made both indexes hand over every
+article holding both words, each checked for positions: seconds at a million articles, for a
+result that is empty. Now the index also holds every pair of neighbouring words as one
+token, and a phrase is looked up by its pairs as well as by its words (``feedsvc.search``):
+the pairs yield almost exactly the matches, and the phrase is still checked on positions.
 
-The pairs are made by joining the 1st and 2nd, 3rd and 4th, … words, then the 2nd and 3rd,
-4th and 5th, …; a word left over at either end is only a word again (a lexeme without
-positions, merged into the one with positions), as are the parts the parser also emits for a
-hyphenated token. Where the parser does not keep a pair in one token (a second word of
-digits: ``ha -2026``), the pair narrows less; the phrase is always checked on positions, so
-the matches are the same. SQLite's FTS5 answers phrases from its positions lists already (no
-change).
+- SQLite: ``article_search`` gets a third column, ``pairs``, filled by ``search_pairs()``
+  (``feedsvc.text.search_pairs``: "thi0dua dua0yeu"), a function feedsvc registers on each
+  of its connections (``feedsvc.db.add_sqlite_functions``); the triggers call it, so a connection
+  without it cannot write articles rather than leave the index out of step. The FTS table is
+  made again and filled for the existing rows (minutes at 1,000,000).
+- PostgreSQL: ``search_vector`` also holds the pairs, joined by a hyphen (``thi-dua``: no
+  word of the text or of a query holds one, and the parser keeps it in one "hyphenated word"
+  token), without positions (``strip``), so that a one-word query cannot match a pair. They
+  are made by joining the 1st and 2nd, 3rd and 4th, … words, then the 2nd and 3rd, 4th and
+  5th, …; a word left over at either end, and the parts the parser also emits for a
+  hyphenated token, are only words again (without positions, merged into those with them).
+  Where the parser does not keep a pair in one token (a second word of digits: ``ha
+  -2026``), the pair narrows less. The generated column cannot change its expression in place
+  (PostgreSQL 15): it is dropped and added again, which rewrites the table and rebuilds the
+  index (minutes at 1,000,000).
 
-The generated column cannot change its expression in place (PostgreSQL 15): it is dropped
-and added again, which rewrites the table and rebuilds the index (minutes at 1,000,000).
+Any later migration that rebuilds ``articles`` on SQLite (``batch_alter_table``) drops the
+triggers: it must create them again (``SQLITE_TRIGGERS`` here).
 """
 
 from alembic import op
@@ -42,6 +48,54 @@ PAIRS = (
 WORDS_VECTOR = f"to_tsvector('simple'::regconfig, {WORDS_ONLY})"  # 0021's vector
 VECTOR = f"{WORDS_VECTOR} || strip(to_tsvector('simple'::regconfig, {PAIRS}))"
 
+# SQLite: as in 0021, with the pairs
+KEY = (
+    "((max(0, min(4294967295, CAST(strftime('%s', {row}.published_at) AS INTEGER))) << 31)"
+    " | {row}.id)"
+)
+
+
+def _values(row: str, pairs: bool) -> str:
+    values = f"{KEY.format(row=row)}, {row}.search_text, 'c' || {row}.category_id"
+    return values + (f", search_pairs({row}.search_text)" if pairs else "")
+
+
+def _triggers(pairs: bool) -> tuple[str, ...]:
+    columns = "rowid, text, category" + (", pairs" if pairs else "")
+    insert = f"INSERT INTO article_search ({columns}) VALUES ({_values('NEW', pairs)});"
+    delete = (
+        f"INSERT INTO article_search (article_search, {columns})"
+        f" VALUES ('delete', {_values('OLD', pairs)});"
+    )
+    return (
+        f"CREATE TRIGGER article_search_insert AFTER INSERT ON articles BEGIN {insert} END",
+        f"CREATE TRIGGER article_search_delete AFTER DELETE ON articles BEGIN {delete} END",
+        "CREATE TRIGGER article_search_update"
+        " AFTER UPDATE OF search_text, published_at, category_id ON articles"
+        f" BEGIN {delete} {insert} END",
+    )
+
+
+SQLITE_TRIGGERS = _triggers(pairs=True)
+
+
+def _fts(pairs: bool) -> None:
+    for name in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER article_search_{name}")
+    op.execute("DROP TABLE article_search")
+    columns = "text, category" + (", pairs" if pairs else "")
+    op.execute(
+        f"CREATE VIRTUAL TABLE article_search USING fts5({columns}, content='',"
+        " tokenize='unicode61 remove_diacritics 0')"
+    )
+    op.execute(
+        f"INSERT INTO article_search (rowid, {columns})"
+        f" SELECT {_values('articles', pairs)} FROM articles"
+    )
+    for trigger in _triggers(pairs):
+        op.execute(trigger)
+    op.execute("INSERT INTO article_search (article_search) VALUES ('optimize')")
+
 
 def _vector(expression: str) -> None:
     op.execute("ALTER TABLE articles DROP COLUMN search_vector")
@@ -55,8 +109,12 @@ def _vector(expression: str) -> None:
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _vector(VECTOR)
+    else:
+        _fts(pairs=True)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _vector(WORDS_VECTOR)
+    else:
+        _fts(pairs=False)
