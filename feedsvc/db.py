@@ -31,9 +31,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from feedsvc.errors import ConfigurationError
 from feedsvc.settings import Settings
@@ -102,13 +104,14 @@ class PostgresWatch:
             try:
                 raw = self._engine.raw_connection()
                 try:
-                    connection = raw.driver_connection
-                    connection.autocommit = True  # type: ignore[union-attr]
-                    connection.execute(f"LISTEN {CHANGES_CHANNEL}")  # type: ignore[union-attr]
+                    connection = raw.driver_connection  # psycopg's, untyped by SQLAlchemy
+                    assert connection is not None, "a connection just taken from the pool"
+                    connection.autocommit = True
+                    connection.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self._changed()
                     self._listening = True
                     while not self._stop.is_set():
-                        for _notify in connection.notifies(timeout=0.5):  # type: ignore[union-attr]
+                        for _notify in connection.notifies(timeout=0.5):
                             self._changed()
                 finally:
                     self._listening = False
@@ -155,7 +158,7 @@ def add_sqlite_functions(dbapi_connection: Any, _record: object = None) -> None:
     dbapi_connection.create_function("search_pairs", 1, search_pairs, deterministic=True)
 
 
-def _set_sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _set_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -195,7 +198,7 @@ def create_database(
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
         if url.database not in (None, "", ":memory:"):
-            changes = SqliteWatch(url.database)  # type: ignore[arg-type]
+            changes = SqliteWatch(url.database)
     elif backend == "postgresql":
         changes = PostgresWatch(engine, sessions)
     return Database(engine, sessions, changes)

@@ -227,7 +227,7 @@ def _remove(
                 .where(kind.key.in_(chosen))
                 .execution_options(synchronize_session=False)
             )
-        rows = result.rowcount  # type: ignore[attr-defined]  # a CursorResult
+        rows = result.rowcount  # type: ignore[attr-defined]  # SQLAlchemy: DML gives a CursorResult
         if rows:
             batch_done(kind.name, rows)
         if rows < size:
@@ -322,7 +322,7 @@ def _remove_payloads(
                 )
                 .execution_options(synchronize_session=False)
             )
-        rows = result.rowcount  # type: ignore[attr-defined]  # a CursorResult
+        rows = result.rowcount  # type: ignore[attr-defined]  # SQLAlchemy: DML gives a CursorResult
         if rows:
             batch_done("payloads", rows)
         if len(walked) < size:
@@ -375,7 +375,7 @@ def sweep_if_due(
             .where(HousekeepingState.id == STATE_ID, HousekeepingState.next_sweep_at <= now)
             .values(next_sweep_at=now + timedelta(minutes=settings.housekeeping_interval_minutes))
         )
-    if not claimed.rowcount:  # type: ignore[attr-defined]  # a CursorResult
+    if not claimed.rowcount:  # type: ignore[attr-defined]  # SQLAlchemy: DML gives a CursorResult
         return None
     return sweep(database, settings, now, stopping=stopping)
 

@@ -8,6 +8,7 @@ chatter (APScheduler's "Running job …", httpx's every request) is raised to WA
 """
 
 import logging
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import make_url
@@ -31,14 +32,17 @@ def _formatter(log_format: str) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
+class _RootHandler(logging.StreamHandler[TextIO]):
+    """The handler configure_logging puts on the root logger, found again by its class."""
+
+
 def configure_logging(settings: Settings) -> None:
     """Idempotent: one handler on the root logger (stderr), re-formatted and re-levelled on
     every call, so the web app and the CLI may both call it in one process."""
     root = logging.getLogger()
-    handler = next((h for h in root.handlers if getattr(h, "_feedsvc", False)), None)
+    handler = next((h for h in root.handlers if isinstance(h, _RootHandler)), None)
     if handler is None:
-        handler = logging.StreamHandler()
-        handler._feedsvc = True  # type: ignore[attr-defined]
+        handler = _RootHandler()
         root.addHandler(handler)
     handler.setFormatter(_formatter(settings.log_format))
     root.setLevel(settings.log_level)

@@ -369,6 +369,9 @@ class RateEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+RATE_KEY_LENGTH = 200  # longer keys are shortened with a digest (feedsvc.ratelimit)
+
+
 class RateKey(Base):
     """One row per rate-limited key: counting an event for the key locks this row first, so
     that checking and counting are one step across every process (feedsvc.ratelimit)."""
@@ -376,7 +379,7 @@ class RateKey(Base):
     __tablename__ = "rate_keys"
     __table_args__ = (Index("ix_rate_keys_touched_at", "touched_at"),)
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(RATE_KEY_LENGTH), primary_key=True)
     touched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -40,10 +40,9 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import IMMEDIATE
 from feedsvc.errors import RateLimited
-from feedsvc.models import RateEvent, RateKey
+from feedsvc.models import RATE_KEY_LENGTH, RateEvent, RateKey
 
 KEEP = timedelta(days=1)
-KEY_LENGTH = RateKey.__table__.c.key.type.length  # type: ignore[attr-defined]
 
 
 def take(
@@ -115,10 +114,10 @@ def _holds_write_lock(session: Session) -> bool:
 def _fitted(key: str) -> str:
     """Keys hold what clients send (a user name): a longer one than the column keeps its
     start and a digest of the whole."""
-    if len(key) <= KEY_LENGTH:
+    if len(key) <= RATE_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
+    return f"{key[: RATE_KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def give_back(session: Session, event_ids: Iterable[int]) -> None:

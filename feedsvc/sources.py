@@ -300,4 +300,5 @@ def write_opml(sources: list[Source], title: str) -> bytes:
             title=source.title or source.url,
             xmlUrl=source.url,
         )
-    return ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    return document

@@ -27,4 +27,5 @@ def render_opml(
             xmlUrl=feed_url(base_url, slug, fmt),
             htmlUrl=category_url(base_url, slug),
         )
-    return ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(opml, encoding="utf-8", xml_declaration=True)
+    return document

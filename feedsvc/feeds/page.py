@@ -19,9 +19,13 @@ def _transform() -> etree.XSLT:
     # One XSLT object per thread: lxml does not promise that one can be shared.
     if not hasattr(_local, "transform"):
         _local.transform = etree.XSLT(etree.fromstring(STYLESHEET.read_bytes()))
-    return _local.transform
+    transform: etree.XSLT = _local.transform
+    return transform
 
 
 def render_page(feed_xml: bytes) -> bytes:
     """The HTML page of an RSS or Atom document."""
-    return bytes(_transform()(etree.fromstring(feed_xml)))  # serialised per its xsl:output
+    result = _transform()(etree.fromstring(feed_xml))
+    # bytes() serialises per the xsl:output; types-lxml leaves out the result's buffer protocol.
+    page: bytes = bytes(result)  # type: ignore[call-overload]
+    return page

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TypedDict, Unpack
 from urllib.parse import urljoin
 
 import httpx
@@ -20,6 +21,11 @@ from feedsvc.settings import Settings
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT_REDIRECTS = {301, 308}
 RETRY_AFTER_BOUND = 10**9  # seconds (about 31 years): far beyond any cap, within a timedelta
+
+
+class _Outcome(TypedDict, total=False):
+    body: bytes
+    error: str
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,9 @@ def fetch_feed(
     seen = [url]
     all_permanent = True
 
-    def done(result: FetchResult, **changes: object) -> FetchResult:
+    def done(result: FetchResult, **outcome: Unpack[_Outcome]) -> FetchResult:
         elapsed = int((time.monotonic() - started) * 1000)
-        return replace(result, duration_ms=elapsed, **changes)  # type: ignore[arg-type]
+        return replace(result, duration_ms=elapsed, **outcome)
 
     try:
         while True:

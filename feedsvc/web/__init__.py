@@ -74,10 +74,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
+        # Flask types wsgi_app as a method; its documentation wraps it so for middleware.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
     params.init_app(app)  # before any route: it sets how ids in URLs are read
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["JSON_SORT_KEYS"] = False
+    # Flask types app.json as the JSONProvider base; it is the DefaultJSONProvider.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["feedsvc.settings"] = settings
     database = create_database(

@@ -26,7 +26,8 @@ def current_token() -> ApiToken | None:
             if scheme.lower() == "bearer" and secret.strip()
             else None
         )
-    return g.api_token  # type: ignore[no-any-return]
+    token: ApiToken | None = g.api_token
+    return token
 
 
 def require_token(view: Callable[P, R]) -> Callable[P, R]:

@@ -10,26 +10,31 @@ from feedsvc.settings import Settings
 
 
 def settings() -> Settings:
-    return current_app.extensions["feedsvc.settings"]  # type: ignore[no-any-return]
+    found: Settings = current_app.extensions["feedsvc.settings"]
+    return found
 
 
 def database() -> Database:
-    return current_app.extensions["feedsvc.db"]  # type: ignore[no-any-return]
+    found: Database = current_app.extensions["feedsvc.db"]
+    return found
 
 
 def feed_cache() -> FeedCache:
-    return current_app.extensions["feedsvc.feed_cache"]  # type: ignore[no-any-return]
+    found: FeedCache = current_app.extensions["feedsvc.feed_cache"]
+    return found
 
 
 def feed_states() -> FeedStates:
-    return current_app.extensions["feedsvc.feed_states"]  # type: ignore[no-any-return]
+    found: FeedStates = current_app.extensions["feedsvc.feed_states"]
+    return found
 
 
 def session() -> Session:
     """The request's session, opened on first use; views commit, teardown closes it."""
     if "db_session" not in g:
         g.db_session = database().sessions()
-    return g.db_session  # type: ignore[no-any-return]
+    opened: Session = g.db_session
+    return opened
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
 from werkzeug.http import http_date, is_resource_modified, quote_etag
 
 from feedsvc.articles import position_of_page
@@ -91,7 +92,7 @@ def _headers(
 
 
 @blueprint.get("/feeds/<slug>.<fmt>")
-def feed(slug: str, fmt: str) -> Response:
+def feed(slug: str, fmt: str) -> ResponseReturnValue:
     settings = context.settings()
     now = utcnow()
     if request.query_string:
@@ -132,7 +133,7 @@ def _cursors(feed_request: FeedRequest) -> tuple[str, str]:
     return feed_request.position.before, feed_request.position.after
 
 
-def _moved(feed_request: FeedRequest, page: int, now: datetime) -> Response:
+def _moved(feed_request: FeedRequest, page: int, now: datetime) -> ResponseReturnValue:
     """An old ``?page=N`` link: to the same page by cursor (see docs/decisions/0012)."""
     state = context.feed_states().get(feed_request.slug, now)
     found = position_of_page(

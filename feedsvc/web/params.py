@@ -10,7 +10,8 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, redirect, request
+from flask import Flask, redirect, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.routing import IntegerConverter, Map
@@ -95,7 +96,7 @@ def numbered_page() -> int | None:
     return page
 
 
-def moved_to(position: Position | None, page: int) -> Response:
+def moved_to(position: Position | None, page: int) -> ResponseReturnValue:
     """301 to this URL with ``page`` replaced by the cursor of that page (404 without one)."""
     if position is None:
         raise NotFound(N_("Không có trang %(page)s"), page=page)
@@ -103,7 +104,7 @@ def moved_to(position: Position | None, page: int) -> Response:
     if position.before:
         args["before"] = position.before
     query = f"?{urlencode(args)}" if args else ""
-    return redirect(f"{request.path}{query}", code=301)  # type: ignore[return-value]
+    return redirect(f"{request.path}{query}", code=301)
 
 
 def _text_problem(value: str) -> str | None:

@@ -11,6 +11,7 @@ from flask import (
     render_template,
     send_from_directory,
 )
+from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,7 +88,7 @@ def index() -> str:
 
 
 @blueprint.get("/c/<slug>")
-def category(slug: str) -> str | Response:
+def category(slug: str) -> ResponseReturnValue:
     """Newest first, a page at a time by cursor (``?before=``/``?after=``, see
     feedsvc.paging); an old ``?page=N`` link is redirected to the same page by cursor."""
     settings = context.settings()
@@ -107,10 +108,10 @@ def category(slug: str) -> str | Response:
 
 @blueprint.get("/articles/<int:article_id>/<slug>")
 @blueprint.get("/articles/<int:article_id>")
-def article(article_id: int, slug: str = "") -> Response | str:
+def article(article_id: int, slug: str = "") -> ResponseReturnValue:
     found = get_visible_article(context.session(), article_id, utcnow())
     if slug != found.slug:
-        return redirect(article_url("", found.id, found.slug), code=301)  # type: ignore[return-value]
+        return redirect(article_url("", found.id, found.slug), code=301)
     return render_template(
         "article.html", article=found, category=found.category, feeds=feed_links(found.category)
     )

@@ -6,7 +6,8 @@ CSRF token (Flask-WTF). ``admin`` may use every section, ``editor`` only the art
 sections that are not for editors say so with ``admin_only``.
 """
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, request, url_for
+from flask import Blueprint, Flask, abort, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFormsValidationError
 
@@ -30,12 +31,12 @@ SIGNED_OUT_ENDPOINTS = {"admin.auth.login_form", "admin.auth.login"}
 
 
 @blueprint.before_request
-def authenticate() -> Response | None:
+def authenticate() -> ResponseReturnValue | None:
     token = request.cookies.get(auth.COOKIE)
     g.admin = session_user(context.session(), token, utcnow()) if token else None
     if g.admin is None and request.endpoint not in SIGNED_OUT_ENDPOINTS:
         if request.method == "GET":
-            return redirect(url_for("admin.auth.login_form", next=request.full_path))  # type: ignore[return-value]
+            return redirect(url_for("admin.auth.login_form", next=request.full_path))
         abort(401)
     if request.method == "POST":
         try:

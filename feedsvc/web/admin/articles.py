@@ -4,7 +4,8 @@ Editors and admins."""
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.announcement import max_age
@@ -79,7 +80,7 @@ def new() -> tuple[str, int]:
 
 
 @blueprint.post("/new")
-def create() -> Response | tuple[str, int]:
+def create() -> ResponseReturnValue:
     session, settings = context.session(), context.settings()
     if request.form.get("action") == "preview":
         return _form_page(None, _preview())
@@ -99,14 +100,16 @@ def create() -> Response | tuple[str, int]:
         return _form_page(None, problem=problem)
     session.commit()
     done(_message(article))
-    return redirect(url_for(".edit", article_id=article.id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", article_id=article.id))
 
 
 def _message(article: Article) -> str:
     if article.published_at > utcnow():
         when = format_local(article.published_at)
-        return _("Đã lưu. Tin bài sẽ được đăng lúc %(when)s.", when=when)
-    return _("Đã lưu và đăng.")
+        scheduled: str = _("Đã lưu. Tin bài sẽ được đăng lúc %(when)s.", when=when)
+        return scheduled
+    published: str = _("Đã lưu và đăng.")
+    return published
 
 
 @blueprint.get("/<int:article_id>")
@@ -115,7 +118,7 @@ def edit(article_id: int) -> tuple[str, int]:
 
 
 @blueprint.post("/<int:article_id>")
-def save(article_id: int) -> Response | tuple[str, int]:
+def save(article_id: int) -> ResponseReturnValue:
     session, settings = context.session(), context.settings()
     article = get_article(session, article_id)
     if request.form.get("action") == "preview":
@@ -138,7 +141,7 @@ def save(article_id: int) -> Response | tuple[str, int]:
         return _form_page(get_article(session, article_id), problem=problem)
     session.commit()
     done(_message(article))
-    return redirect(url_for(".edit", article_id=article_id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", article_id=article_id))
 
 
 @blueprint.get("/<int:article_id>/delete")
@@ -153,8 +156,8 @@ def confirm_delete(article_id: int) -> str:
 
 
 @blueprint.post("/<int:article_id>/delete")
-def delete(article_id: int) -> Response:
+def delete(article_id: int) -> ResponseReturnValue:
     delete_article(context.session(), article_id, utcnow())
     context.session().commit()
     done(_("Đã xóa tin bài."))
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+    return redirect(url_for(".index"))

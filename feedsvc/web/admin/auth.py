@@ -1,7 +1,8 @@
 """Sign-in and sign-out. The session cookie is HttpOnly, SameSite=Lax, limited to /admin, and
 Secure when the site is served over HTTPS."""
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.accounts import log_in, log_out
@@ -32,7 +33,7 @@ def login_form() -> str:
 
 
 @blueprint.post("/login")
-def login() -> Response | tuple[str, int]:
+def login() -> ResponseReturnValue:
     session = context.session()
     settings = context.settings()
     try:
@@ -63,14 +64,14 @@ def login() -> Response | tuple[str, int]:
         samesite="Lax",
         secure=request.is_secure or settings.base_url.startswith("https://"),
     )
-    return response  # type: ignore[return-value]
+    return response
 
 
 @blueprint.post("/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     log_out(context.session(), request.cookies.get(COOKIE, ""))
     context.session().commit()
     g.admin = None
     response = redirect(url_for("admin.auth.login_form"))
     response.delete_cookie(COOKIE, path="/admin")
-    return response  # type: ignore[return-value]
+    return response

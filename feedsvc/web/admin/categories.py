@@ -1,6 +1,7 @@
 """Categories: create, rename, reorder, delete (refused while in use, with the reason)."""
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.categories import (
@@ -20,8 +21,8 @@ blueprint = Blueprint("categories", __name__, url_prefix="/categories")
 blueprint.before_request(admin_only)
 
 
-def _back() -> Response:
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+def _back() -> ResponseReturnValue:
+    return redirect(url_for(".index"))
 
 
 @blueprint.get("/")
@@ -30,7 +31,7 @@ def index() -> str:
 
 
 @blueprint.post("/")
-def create() -> Response:
+def create() -> ResponseReturnValue:
     session = context.session()
     try:
         attempt(lambda: create_category(session, text("name"), utcnow(), text("description")))
@@ -43,7 +44,7 @@ def create() -> Response:
 
 
 @blueprint.post("/<slug>/rename")
-def rename(slug: str) -> Response:
+def rename(slug: str) -> ResponseReturnValue:
     session = context.session()
     try:
         attempt(lambda: rename_category(session, slug, text("name"), utcnow()))
@@ -56,14 +57,14 @@ def rename(slug: str) -> Response:
 
 
 @blueprint.post("/<slug>/move")
-def move(slug: str) -> Response:
+def move(slug: str) -> ResponseReturnValue:
     move_category(context.session(), slug, -1 if text("direction") == "up" else 1)
     context.session().commit()
     return _back()
 
 
 @blueprint.post("/<slug>/delete")
-def delete(slug: str) -> Response:
+def delete(slug: str) -> ResponseReturnValue:
     session = context.session()
     try:
         delete_category(session, slug)

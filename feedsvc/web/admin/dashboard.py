@@ -1,7 +1,8 @@
 """The dashboard: sources' health at a glance (a page at a time), deliveries, subscribers,
 housekeeping."""
 
-from flask import Blueprint, Response, g, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from feedsvc.housekeeping import last_sweep
 from feedsvc.overview import (
@@ -20,9 +21,9 @@ blueprint = Blueprint("dashboard", __name__)
 
 
 @blueprint.get("/")
-def home() -> str | Response:
+def home() -> ResponseReturnValue:
     if g.admin.role != "admin":  # editors work on articles only
-        return redirect(url_for("admin.articles.index"))  # type: ignore[return-value]
+        return redirect(url_for("admin.articles.index"))
     session, now = context.session(), utcnow()
     sources = page_sources(session, position(), context.settings().admin_page_items)
     return render_template(

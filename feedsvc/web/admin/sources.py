@@ -4,6 +4,7 @@ pause/resume, fetch now, delete (after a confirmation page), OPML import and exp
 import random
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.categories import get_category, list_categories
@@ -75,11 +76,12 @@ def hold_message(hold: Hold) -> str:
         reason = _("máy chủ nguồn yêu cầu chờ (Retry-After)")
     else:
         reason = _("lấy tin bị lỗi, đang giãn thời gian thử lại")
-    return _(
+    message: str = _(
         "Nguồn đang tạm nghỉ đến %(until)s (%(reason)s).",
         until=format_local(hold.until),
         reason=reason,
     )
+    return message
 
 
 def _form_page(
@@ -101,7 +103,7 @@ def new() -> tuple[str, int]:
 
 
 @blueprint.post("/new")
-def create() -> Response | tuple[str, int]:
+def create() -> ResponseReturnValue:
     """The preview button fetches the feed and shows its entries; save adds the source."""
     session, settings = context.session(), context.settings()
     try:
@@ -127,7 +129,7 @@ def create() -> Response | tuple[str, int]:
         return _form_page(None, problem=problem)
     session.commit()
     done(_("Đã thêm nguồn tin. Lần lấy tin đầu tiên sẽ diễn ra trong ít phút."))
-    return redirect(url_for(".edit", source_id=source.id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", source_id=source.id))
 
 
 @blueprint.get("/<int:source_id>")
@@ -136,7 +138,7 @@ def edit(source_id: int) -> tuple[str, int]:
 
 
 @blueprint.post("/<int:source_id>")
-def save(source_id: int) -> Response | tuple[str, int]:
+def save(source_id: int) -> ResponseReturnValue:
     session = context.session()
     source = get_source(session, source_id)
     try:
@@ -158,31 +160,31 @@ def save(source_id: int) -> Response | tuple[str, int]:
         return _form_page(get_source(session, source.id), problem=problem)
     session.commit()
     done(_("Đã lưu."))
-    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", source_id=source_id))
 
 
 @blueprint.post("/<int:source_id>/pause")
-def pause(source_id: int) -> Response:
+def pause(source_id: int) -> ResponseReturnValue:
     update_source(
         context.session(), source_id, SourceUpdate(enabled=False), context.settings(), utcnow()
     )
     context.session().commit()
     done(_("Đã tạm dừng nguồn tin."))
-    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", source_id=source_id))
 
 
 @blueprint.post("/<int:source_id>/resume")
-def resume(source_id: int) -> Response:
+def resume(source_id: int) -> ResponseReturnValue:
     update_source(
         context.session(), source_id, SourceUpdate(enabled=True), context.settings(), utcnow()
     )
     context.session().commit()
     done(_("Đã tiếp tục lấy tin."))
-    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", source_id=source_id))
 
 
 @blueprint.post("/<int:source_id>/fetch")
-def fetch_now(source_id: int) -> Response:
+def fetch_now(source_id: int) -> ResponseReturnValue:
     """Fetch now and say what came of it (the fetch has its own transactions). A source
     held back by Retry-After or backoff is fetched only with ``force=1`` (the page's
     "Vẫn lấy ngay" button, shown while it is held)."""
@@ -207,7 +209,7 @@ def fetch_now(source_id: int) -> Response:
                 updated=outcome.updated,
             )
         )
-    return redirect(url_for(".edit", source_id=source_id))  # type: ignore[return-value]
+    return redirect(url_for(".edit", source_id=source_id))
 
 
 @blueprint.get("/<int:source_id>/delete")
@@ -225,11 +227,11 @@ def confirm_delete(source_id: int) -> str:
 
 
 @blueprint.post("/<int:source_id>/delete")
-def delete(source_id: int) -> Response:
+def delete(source_id: int) -> ResponseReturnValue:
     delete_source(context.session(), source_id)
     context.session().commit()
     done(_("Đã xóa nguồn tin."))
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+    return redirect(url_for(".index"))
 
 
 @blueprint.get("/opml")
@@ -243,13 +245,13 @@ def export_opml() -> Response:
 
 
 @blueprint.post("/opml")
-def import_opml() -> Response | tuple[str, int]:
+def import_opml() -> ResponseReturnValue:
     upload = request.files.get("file")
     try:
         outlines = attempt(lambda: read_opml(upload.read() if upload else b""))
     except FormProblem as problem:
         done(_("Không đọc được tệp OPML: %(error)s", error=str(problem)))
-        return redirect(url_for(".index"))  # type: ignore[return-value]
+        return redirect(url_for(".index"))
     context.session().commit()
     report = import_outlines(context.database(), context.settings(), outlines, text("category"))
     done(
@@ -262,4 +264,4 @@ def import_opml() -> Response | tuple[str, int]:
     )
     for url, why in report.failed:
         flash(f"{url}: {why.text(_)}", "error")
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+    return redirect(url_for(".index"))

@@ -1,6 +1,7 @@
 """Subscribers (e-mail, webhooks, WebSub) with their state, and deliveries with retry."""
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
@@ -68,19 +69,19 @@ def add_webhook() -> tuple[str, int]:
 
 
 @blueprint.post("/subscribers/webhooks/<int:endpoint_id>/<any(enable, disable):action>")
-def switch_webhook(endpoint_id: int, action: str) -> Response:
+def switch_webhook(endpoint_id: int, action: str) -> ResponseReturnValue:
     update_endpoint(context.session(), endpoint_id, EndpointUpdate(enabled=action == "enable"))
     context.session().commit()
     done(_("Đã bật webhook.") if action == "enable" else _("Đã tắt webhook."))
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+    return redirect(url_for(".index"))
 
 
 @blueprint.post("/subscribers/webhooks/<int:endpoint_id>/delete")
-def delete_webhook(endpoint_id: int) -> Response:
+def delete_webhook(endpoint_id: int) -> ResponseReturnValue:
     delete_endpoint(context.session(), endpoint_id)
     context.session().commit()
     done(_("Đã xóa webhook."))
-    return redirect(url_for(".index"))  # type: ignore[return-value]
+    return redirect(url_for(".index"))
 
 
 @blueprint.get("/deliveries")
@@ -101,12 +102,12 @@ def deliveries() -> str:
 
 
 @blueprint.post("/deliveries/<int:delivery_id>/retry")
-def retry(delivery_id: int) -> Response:
+def retry(delivery_id: int) -> ResponseReturnValue:
     try:
         retry_delivery(context.session(), delivery_id, utcnow())
     except Conflict:
         flash(_("Lần gửi này đã thành công, không cần gửi lại."), "error")
-        return redirect(url_for(".deliveries"))  # type: ignore[return-value]
+        return redirect(url_for(".deliveries"))
     context.session().commit()
     done(_("Sẽ gửi lại ngay trong lượt gửi tới."))
-    return redirect(url_for(".deliveries", state=text("state")))  # type: ignore[return-value]
+    return redirect(url_for(".deliveries", state=text("state")))
