@@ -3,15 +3,9 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from feedsvc.media import Enclosure
 from feedsvc.paging import Position
 from feedsvc.urls import category_url, feed_url
-
-
-@dataclass(frozen=True)
-class Enclosure:
-    url: str
-    media_type: str
-    length: int
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from feedsvc.articles import ARTICLE_KEY, page_visible
 from feedsvc.db import UNAVAILABLE_ERRORS, Database
 from feedsvc.errors import N_, DatabaseUnavailable, InvalidInput, NotFound
 from feedsvc.feeds.cache import BuiltFeed, FeedCache
-from feedsvc.feeds.document import Enclosure, FeedDocument, FeedItem
+from feedsvc.feeds.document import FeedDocument, FeedItem
 from feedsvc.feeds.page import render_page
 from feedsvc.feeds.render import MEDIA_TYPES, render_feed
+from feedsvc.media import Enclosure
 from feedsvc.models import Article, Category, ContentState
 from feedsvc.paging import Position, decode_cursor
 from feedsvc.settings import Settings

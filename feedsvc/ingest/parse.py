@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from feedsvc.errors import N_, NotAFeed
-from feedsvc.feeds.document import Enclosure
+from feedsvc.media import Enclosure
 
 _XML_DECLARATION = re.compile(rb"^(\s*<\?xml[^>]*?encoding=[\"'])([\w.:-]+)([\"'])", re.I)
 _SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii"}

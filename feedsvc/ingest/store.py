@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from feedsvc.announcement import hold_reason
 from feedsvc.articles import apply_fields, new_article, summarise
 from feedsvc.content import touch_categories
-from feedsvc.feeds.document import Enclosure
 from feedsvc.ingest.entries import content_hash, entry_key, map_category
 from feedsvc.ingest.parse import ParsedEntry
+from feedsvc.media import Enclosure
 from feedsvc.models import MAX_BIG_INTEGER, Article, Category, Source
 from feedsvc.text import clean_line, clean_text, html_to_text, iri_to_uri
 
