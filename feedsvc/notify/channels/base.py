@@ -5,13 +5,14 @@ mail). It owns everything that depends on that way:
 
 - announcing: which of its subscribers want which of a round's articles, and the payload
   they get (``fan_out``);
-- claiming: the columns of its subscriber the claim reads (``claim_columns``, labelled
-  ``<kind>_...`` so that channels never clash, through ``claim_join``), whether the
-  subscriber is still there and wants deliveries now (``subscriber``, ``verdict``), whom a
-  send occupies (``lane``), and what a sender needs (``attempt``);
-- sending and recording: ``sender`` returns the function that sends a unit of attempts (one, or
-  ``Lane.per_send`` of them over one connection); ``record`` keeps what the channel's own
-  subscribers remember of the results (a webhook endpoint's streak of failures).
+- claiming: the column of ``Delivery`` naming its subscriber (``column``), the columns of
+  the subscriber the claim reads (``claim_columns``, labelled ``<kind>_...`` so that
+  channels never clash, through ``claim_join``), whether the subscriber is still there and
+  wants deliveries now (``subscriber``, ``verdict``), whom a send occupies (``lane``), and
+  what a sender needs (``attempt``, ``subscriber_of``);
+- sending and recording: ``sender`` makes the function that sends a unit of attempts (one,
+  or ``Lane.per_send`` of them over one connection); ``record`` keeps what the channel's
+  own subscribers remember of the results (a webhook endpoint's streak of failures).
 
 The outbox only claims, leases, records and retries, the same way for every channel; it
 never asks which channel it holds. A channel whose subscribers may stop answering names the
