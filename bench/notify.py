@@ -30,10 +30,12 @@ from bench.serving import free_port
 from feedsvc.articles import ArticleCreate, create_article
 from feedsvc.categories import create_category
 from feedsvc.db import create_database
+from feedsvc.instance_key import signing_key
 from feedsvc.models import Delivery, DeliveryPayload, EmailSubscriber, WebhookEndpoint
-from feedsvc.notify.email import fill_mail, signing_key
+from feedsvc.notify.channels.webhook import signed_headers
+from feedsvc.notify.mail.compose import fill_mail
 from feedsvc.notify.rows import Attempt
-from feedsvc.notify.webhooks import EndpointCreate, add_endpoint, signed_headers
+from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import load_settings
 from feedsvc.text import utcnow
 
@@ -139,7 +141,7 @@ def sent_by_feedsvc(url: str) -> Replay:
             )
             if endpoint:
                 body = payload.body.encode()
-                posts.append((endpoint.url, body, signed_headers(attempt, body, settings, now)))
+                posts.append((endpoint.url, body, signed_headers(attempt, now)))
             else:
                 mails.append((subscriber.email, fill_mail(settings, key, attempt)))
     database.dispose()

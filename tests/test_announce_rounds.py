@@ -9,9 +9,11 @@ import feedparser
 import pytest
 from sqlalchemy import func, select, text
 
+from feedsvc.instance_key import signing_key
 from feedsvc.models import Article, Delivery, DeliveryPayload
 from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hub_intents
-from feedsvc.notify.email import SubscribeForm, confirm, make_token, signing_key, subscribe
+from feedsvc.notify.mail.links import make_token
+from feedsvc.notify.mail.subscriptions import SubscribeForm, confirm, subscribe
 from feedsvc.text import utcnow
 from tests.conftest import publish
 from tests.receiver import Receiver

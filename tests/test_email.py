@@ -9,8 +9,9 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from lxml import html
 
+from feedsvc.instance_key import signing_key
 from feedsvc.notify.deliver import announce_new_articles, deliver_due
-from feedsvc.notify.email import page_subscribers, signing_key
+from feedsvc.notify.mail.subscriptions import page_subscribers
 from feedsvc.paging import Position
 from feedsvc.web import create_app
 from tests.conftest import publish
@@ -253,7 +254,7 @@ def test_daily_digest_groups_the_day_by_category_and_is_silent_without_news(
     from sqlalchemy import update
 
     from feedsvc.models import Delivery
-    from feedsvc.notify.email import last_digest_time, queue_digests
+    from feedsvc.notify.mail.digests import last_digest_time, queue_digests
     from feedsvc.text import utcnow
 
     post_form(site, {"email": "sang@example.vn", "frequency": "daily"})

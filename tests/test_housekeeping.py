@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from feedsvc.accounts import create_user, log_in
 from feedsvc.db import Database
 from feedsvc.housekeeping import KINDS, last_sweep, sweep, sweep_if_due
+from feedsvc.instance_key import signing_key
 from feedsvc.models import (
     AdminSession,
     Article,
@@ -27,9 +28,10 @@ from feedsvc.models import (
     RateKey,
     Source,
 )
-from feedsvc.notify.email import SubscribeForm, confirm, make_token, signing_key, subscribe
-from feedsvc.notify.email import unsubscribe as leave
 from feedsvc.notify.hub import claim_intents, record_intent, record_verification, verify_intent
+from feedsvc.notify.mail.links import make_token
+from feedsvc.notify.mail.subscriptions import SubscribeForm, confirm, subscribe
+from feedsvc.notify.mail.subscriptions import unsubscribe as leave
 from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
 from feedsvc.notify.rows import AttemptResult
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint

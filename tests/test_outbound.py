@@ -17,10 +17,10 @@ from feedsvc.errors import UnsafeURL, UpstreamError
 from feedsvc.ingest.fetch import fetch_feed
 from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_due_sources
-from feedsvc.notify.email import send_emails
+from feedsvc.notify.channels.email import send_emails
+from feedsvc.notify.channels.webhook import send_attempt
 from feedsvc.notify.hub import Intent, verify_intent
 from feedsvc.notify.rows import Attempt
-from feedsvc.notify.webhooks import send_attempt
 from feedsvc.outbound import check_url, delivery_client, fetch_client, is_public
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from feedsvc.articles import ArticleCreate, create_article, delete_article, page_visible
 from feedsvc.models import Article
-from feedsvc.notify.email import SubscribeForm, subscribe
+from feedsvc.notify.mail.subscriptions import SubscribeForm, subscribe
 from feedsvc.overview import DAYS, capped_count, items_per_day
 from feedsvc.paging import NUMBERED_PAGES, Position
 from feedsvc.web import create_app

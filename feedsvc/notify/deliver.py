@@ -21,10 +21,10 @@ import httpx
 from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
-from feedsvc.notify.email import queue_digests, send_emails, signing_key
+from feedsvc.notify.channels import CHANNELS, breaker_of, lane_of
 from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
+from feedsvc.notify.mail.digests import queue_digests
 from feedsvc.notify.outbox import (
-    BATCH_ROUNDS,
     Held,
     announce_due,
     claim_deliveries,
@@ -32,8 +32,7 @@ from feedsvc.notify.outbox import (
     record_attempts,
     reschedule,
 )
-from feedsvc.notify.rows import SMTP_LANE, Attempt, AttemptResult
-from feedsvc.notify.webhooks import send_attempt
+from feedsvc.notify.rows import BATCH_ROUNDS, Attempt, AttemptResult, Lane
 from feedsvc.outbound import delivery_client
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
@@ -163,8 +162,8 @@ class _Dispatcher:
 
     def __init__(self, database: Database, settings: Settings, rng: random.Random) -> None:
         self.database, self.settings, self.rng = database, settings, rng
-        self.waiting: dict[str, deque[_Waiting]] = {}  # lane -> claimed, not started
-        self.sending: Counter[str] = Counter()  # lane -> units being sent
+        self.waiting: dict[Lane, deque[_Waiting]] = {}  # lane -> claimed, not started
+        self.sending: Counter[Lane] = Counter()  # lane -> units being sent
         self.held = Held()  # deliveries waiting or being sent
         self.units = 0  # units being sent
         self.results: list[AttemptResult] = []
@@ -202,7 +201,9 @@ class _Dispatcher:
             claimed = claim_deliveries(session, self.settings, utcnow(), limit, self.held)
         give_back_at = time.monotonic() + self.hold_for
         for attempt in claimed:  # counted in self.held by the claim
-            self.waiting.setdefault(attempt.lane, deque()).append(_Waiting(attempt, give_back_at))
+            self.waiting.setdefault(lane_of(attempt), deque()).append(
+                _Waiting(attempt, give_back_at)
+            )
         return bool(claimed)
 
     def start(self, senders: _Senders) -> None:
@@ -211,8 +212,7 @@ class _Dispatcher:
             while queued and self.units < self.settings.delivery_concurrency:
                 if self.sending[lane] >= self.settings.delivery_per_subscriber:
                     break
-                size = BATCH_ROUNDS if lane == SMTP_LANE else 1  # an SMTP connection's mails
-                unit = [queued.popleft().attempt for _ in range(min(size, len(queued)))]
+                unit = [queued.popleft().attempt for _ in range(min(lane.per_send, len(queued)))]
                 senders.submit(unit)
                 self.sending[lane] += 1
                 self.units += 1
@@ -220,7 +220,7 @@ class _Dispatcher:
                 del self.waiting[lane]
 
     def finished(self, unit: list[Attempt], results: list[AttemptResult]) -> None:
-        lane = unit[0].lane
+        lane = lane_of(unit[0])
         self.sending[lane] -= 1
         self.held.remove(lane, len(unit))
         self.units -= 1
@@ -241,7 +241,7 @@ class _Dispatcher:
             now = utcnow()
             paused = record_attempts(session, self.settings, self.results, now, self.rng)
             to_park = self._take_waiting(
-                lambda w: paused.get(w.attempt.breaker) if w.attempt.breaker else None
+                lambda w: paused.get(breaker) if (breaker := breaker_of(w.attempt)) else None
             )
             for until, ids in to_park.items():
                 reschedule(session, ids, until)
@@ -296,17 +296,14 @@ def deliver_due(
     running after STOP_GRACE seconds are left to their lease.
     """
     stopping = stopping or threading.Event()
-    with database.sessions() as session:
-        key = signing_key(session, settings)  # signs the unsubscribe links of the mails
     with ExitStack() as stack:
         if client is None:
             client = stack.enter_context(delivery_client(settings))
-        http = client
+        with database.sessions() as session:  # what the channels read once (a signing key)
+            sends = {c.kind: c.sender(session, settings, client) for c in CHANNELS}
 
         def send(unit: list[Attempt]) -> list[AttemptResult]:
-            if unit[0].kind == "email":
-                return send_emails(settings, key, unit)
-            return [send_attempt(http, settings, unit[0], utcnow())]
+            return sends[unit[0].kind](unit)
 
         senders = _Senders(settings.delivery_concurrency, send)
         stack.callback(senders.close)

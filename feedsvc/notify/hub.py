@@ -16,25 +16,14 @@ docs/decisions/0010-websub-hub.md.
 - Leases have a default and bounds (settings); expired subscriptions get nothing.
 - Limits: subscriptions (live or awaiting verification) per callback host, and requests
   per hour per client address; beyond them a request is refused (429) with the reason.
-- Content distribution is a delivery in the outbox (see ``outbox.announce_due``): once per
-  announce round, each topic with new entries gets one POST of a "fat ping" (§7): a document
-  of the topic's format with its Content-Type, ``Link`` rel=hub and rel=self, and
-  ``X-Hub-Signature: sha256=...`` when the subscriber gave a secret. RSS and Atom pushes hold
-  just that round's new entries (§7 lets a hub leave out the delivered ones); a JSON Feed
-  push holds the whole topic document, as §7 asks of every other format. The document is
-  built once per topic and shared by its subscribers; an article the format cannot hold is
-  left out (and logged), not the whole push.
+- Content distribution (§7) is the WebSub channel of the outbox: ``channels.websub``.
 """
 
-import hashlib
-import hmac
 import re
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -42,16 +31,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc.errors import N_, InvalidInput, RateLimited, UnsafeURL
-from feedsvc.feeds.render import MEDIA_TYPES
-from feedsvc.feeds.service import (
-    FeedRequest,
-    FeedState,
-    build_feed,
-    feed_state,
-    render_entries,
-)
-from feedsvc.models import Article, Category, HubSubscription
-from feedsvc.notify.rows import built_or_logged, delivery_row, new_payload
+from feedsvc.models import Category, HubSubscription
 from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
 from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.ratelimit import take
@@ -284,70 +264,3 @@ def record_verification(
 def page_subscriptions(session: Session, position: Position, limit: int) -> Page[HubSubscription]:
     """Newest first."""
     return keyset_page(session, select(HubSubscription), (HubSubscription.id,), position, limit)
-
-
-def hub_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def hub_rows(
-    session: Session, settings: Settings, articles: Sequence[Article], now: datetime
-) -> list[dict[str, Any]]:
-    """One delivery per live subscription whose topic has new entries among ``articles``:
-    the topic's fat ping, built once and shared by its subscribers. The delivery names the
-    newest entry of its push as its article."""
-    subscriptions = session.execute(
-        select(HubSubscription.id, HubSubscription.topic).where(
-            HubSubscription.active.is_(True), HubSubscription.expires_at > now
-        )
-    ).all()
-    if not subscriptions:
-        return []
-    slugs = category_slugs(session)
-    subscribers: dict[TopicFeed, list[int]] = {}
-    for subscription_id, topic in subscriptions:
-        feed = topic_feed(settings, slugs, topic)
-        if feed is not None:
-            subscribers.setdefault(feed, []).append(subscription_id)
-    newest_first = sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
-    rows = []
-    for feed, subscription_ids in subscribers.items():
-        entries = [a for a in newest_first if feed.slug in (ALL_FEED, a.category.slug)]
-        push = _fat_ping(session, settings, feed, entries, now) if entries else None
-        if push is None:
-            continue
-        body, newest_id = push
-        payload_id = new_payload(session, body, MEDIA_TYPES[feed.fmt], now)
-        rows += [
-            delivery_row(now, newest_id, payload_id, hub_subscription_id=subscription_id)
-            for subscription_id in subscription_ids
-        ]
-    return rows
-
-
-def _fat_ping(
-    session: Session, settings: Settings, feed: TopicFeed, entries: list[Article], now: datetime
-) -> tuple[str, int] | None:
-    """The topic's push (see ``_push_document``) and the id of the newest of ``entries``,
-    which names its deliveries."""
-    state = feed_state(session, feed.slug, now)
-    render = partial(_push_document, session, settings, state, feed, entries, now)
-    body = built_or_logged(f"the {feed.fmt} push of {feed.slug}", [a.id for a in entries], render)
-    return (body.decode(), entries[0].id) if body is not None else None
-
-
-def _push_document(
-    session: Session,
-    settings: Settings,
-    state: FeedState,
-    feed: TopicFeed,
-    entries: list[Article],
-    now: datetime,
-) -> bytes:
-    """RSS and Atom: the topic's document holding just ``entries`` (§7 lets a hub leave
-    out the entries it delivered before). JSON Feed, which §7 gives no such exception: the
-    whole topic document, as a GET of the topic answers it. Articles the format cannot hold
-    are left out by the renderer."""
-    if feed.fmt == "json":
-        return build_feed(session, settings, state, FeedRequest(feed.slug, feed.fmt), now).body
-    return render_entries(settings, state, feed.fmt, entries)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -90,28 +89,28 @@ def delivery_row(
     }
 
 
-SMTP_LANE = "smtp"
+BATCH_ROUNDS = 8  # a claimed batch holds delivery_concurrency × this many deliveries
 
 
-def lane_of(kind: str, endpoint_id: int | None, url: str) -> str:
-    """Whom a send occupies, for the limit of sends at once per subscriber: the webhook
-    endpoint, the WebSub callback's host (one host may hold many subscriptions), or the
-    SMTP server (all mails)."""
-    if kind == "webhook":
-        return f"webhook:{endpoint_id}"
-    if kind == "websub":
-        return f"host:{(urlsplit(url).hostname or '').lower()}"
-    return SMTP_LANE
+@dataclass(frozen=True)
+class Lane:
+    """Whom a send occupies, for the limit of sends at once per subscriber (a webhook
+    endpoint, a WebSub callback's host, the SMTP server): its name, and how many attempts
+    one send carries (an SMTP connection sends several mails)."""
+
+    name: str
+    per_send: int = 1
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """A claimed delivery: all its sender needs, read in the claiming transaction."""
+    """A claimed delivery: all its sender needs, read in the claiming transaction by its
+    channel (``kind``), which fills the id of its own subscriber."""
 
     delivery_id: int
     message_id: str
-    kind: str  # "webhook", "websub" or "email"
-    endpoint_id: int | None  # the webhook endpoint, for its streak of failures
+    kind: str  # the channel's: "webhook", "websub" or "email"
+    endpoint_id: int | None  # the webhook endpoint
     subscriber_id: int | None  # the e-mail subscriber, for the unsubscribe link
     url: str  # where it goes: a URL, or an e-mail address
     secret: str | None
@@ -119,21 +118,7 @@ class Attempt:
     content_type: str
     topic: str | None
     attempts: int
-    hub_subscription_id: int | None = None  # the WebSub subscription, for its breaker
-
-    @property
-    def lane(self) -> str:
-        return lane_of(self.kind, self.endpoint_id, self.url)
-
-    @property
-    def breaker(self) -> tuple[str, int] | None:
-        """The subscriber row holding this delivery's circuit breaker: ("webhook", endpoint
-        id) or ("hub", subscription id); mails have none."""
-        if self.endpoint_id is not None:
-            return ("webhook", self.endpoint_id)
-        if self.hub_subscription_id is not None:
-            return ("hub", self.hub_subscription_id)
-        return None
+    hub_subscription_id: int | None = None  # the WebSub subscription
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,8 @@
-"""Webhook endpoints, and sending every delivery (webhooks and WebSub distributions).
+"""Webhook endpoints: adding, changing, listing and deleting them (API and admin UI).
 
-Webhooks are signed per Standard Webhooks (standardwebhooks library).
-
-Each attempt carries ``webhook-id`` (the delivery's message id, the same on every retry),
-``webhook-timestamp`` and ``webhook-signature`` (``v1,`` + base64 HMAC-SHA256 of
-``id.timestamp.body`` with the endpoint's secret). Endpoint URLs pass the same
-private-address guard as sources, when saved and when sent to.
+Endpoint URLs pass the same private-address guard as sources, when saved and when sent to.
+What an endpoint is sent, and how it is signed, is the webhook channel's:
+``channels.webhook``.
 """
 
 import base64
@@ -13,17 +10,14 @@ import secrets
 from datetime import datetime
 from typing import Annotated
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from standardwebhooks.webhooks import Webhook
 
-from feedsvc.errors import N_, InvalidInput, NotFound, UnsafeURL
+from feedsvc.errors import N_, InvalidInput, NotFound
 from feedsvc.models import Category, WebhookEndpoint
-from feedsvc.notify.hub import hub_signature
-from feedsvc.notify.rows import Attempt, AttemptResult, clean_keywords
-from feedsvc.outbound import ANSWER_LIMIT, check_scheme, check_url, read_capped
+from feedsvc.notify.rows import clean_keywords
+from feedsvc.outbound import check_url
 from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.settings import Settings
 from feedsvc.text import clean_line, iri_to_uri
@@ -121,52 +115,3 @@ def page_endpoints(session: Session, position: Position, limit: int) -> Page[Web
 def delete_endpoint(session: Session, endpoint_id: int) -> None:
     """Its pending deliveries go with it."""
     session.delete(get_endpoint(session, endpoint_id))
-
-
-def signed_headers(
-    attempt: Attempt, body: bytes, settings: Settings, now: datetime
-) -> dict[str, str]:
-    """The headers of a webhook (Standard Webhooks) or WebSub delivery, signatures included."""
-    if attempt.kind == "webhook":  # Standard Webhooks
-        return {
-            "content-type": attempt.content_type,
-            "webhook-id": attempt.message_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": Webhook(attempt.secret or "").sign(
-                attempt.message_id, now, attempt.payload
-            ),
-        }
-    headers = {  # a WebSub content distribution (§7)
-        "content-type": attempt.content_type,
-        "link": f'<{settings.websub_hub_url}>; rel="hub", <{attempt.topic}>; rel="self"',
-    }
-    if attempt.secret:
-        headers["x-hub-signature"] = hub_signature(attempt.secret, body)
-    return headers
-
-
-def send_attempt(
-    client: httpx.Client, settings: Settings, attempt: Attempt, now: datetime
-) -> AttemptResult:
-    """POST one delivery; any 2xx is delivered, everything else is an error to retry.
-
-    The answer's body is read (up to ANSWER_LIMIT): only a response read to its end lets its
-    keep-alive connection go back to the pool, else every delivery opens a new one.
-    """
-    body = attempt.payload.encode()
-    headers = signed_headers(attempt, body, settings, now)
-    try:
-        check_scheme(attempt.url)  # the address is checked by the client, on every connection
-        with client.stream("POST", attempt.url, content=body, headers=headers) as response:
-            read_capped(response, ANSWER_LIMIT, decoded=False)
-            if response.is_success:
-                return AttemptResult(attempt, response.status_code, "")
-            return AttemptResult(
-                attempt,
-                response.status_code,
-                f"HTTP {response.status_code} {response.reason_phrase}",
-            )
-    except UnsafeURL as exc:
-        return AttemptResult(attempt, None, str(exc))
-    except httpx.HTTPError as exc:
-        return AttemptResult(attempt, None, f"{type(exc).__name__}: {exc}")

@@ -19,8 +19,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from feedsvc.db import check_schema, create_database
 from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
+from feedsvc.instance_key import signing_key
 from feedsvc.log import configure_logging
-from feedsvc.notify.email import signing_key
 from feedsvc.settings import Settings, load_settings
 from feedsvc.web import (
     admin,

@@ -16,7 +16,7 @@ from wtforms import ValidationError as WTFormsValidationError
 
 from feedsvc.categories import list_categories
 from feedsvc.errors import InvalidInput
-from feedsvc.notify.email import (
+from feedsvc.notify.mail.subscriptions import (
     SubscribeForm,
     confirm,
     confirmation_subscriber,

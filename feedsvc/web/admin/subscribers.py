@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
 from feedsvc.errors import Conflict
-from feedsvc.notify.email import page_subscribers
 from feedsvc.notify.hub import page_subscriptions
+from feedsvc.notify.mail.subscriptions import page_subscribers
 from feedsvc.notify.outbox import page_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
     EndpointCreate,
