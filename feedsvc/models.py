@@ -84,8 +84,9 @@ class Base(DeclarativeBase):
 class ContentState(Base):
     """One row: a counter bumped by every change that can alter any served feed.
 
-    With ``Category.content_version`` it makes the cheap cache key of the built feeds
-    (see ``feedsvc.feeds.versions``).
+    With ``Category.content_version`` it makes the cheap cache key of the built feeds:
+    ``feedsvc.content.touch_categories`` bumps both, ``feedsvc.feeds.service.feed_state``
+    reads them.
     """
 
     __tablename__ = "content_state"
@@ -133,7 +134,7 @@ class Source(Base):
     # HTTP validators of the last 200 response, sent back for a 304.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
-    # Schedule: claimed by moving next_fetch_at forward (see ingest.refresh).
+    # Schedule: claimed by moving next_fetch_at forward (see ingest.claims).
     next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Lease of the fetch running now (NULL: none), so a manual fetch never runs beside it.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -29,7 +29,12 @@ from feedsvc.models import (
 )
 from feedsvc.notify.email import SubscribeForm, confirm, make_token, signing_key, subscribe
 from feedsvc.notify.email import unsubscribe as leave
-from feedsvc.notify.hub import claim_intents, record_intent, record_verification, verify_intent
+from feedsvc.notify.hub import (
+    claim_intents,
+    record_intent,
+    record_verification,
+    verify_subscriber_intent,
+)
 from feedsvc.notify.outbox import announce_due, claim_deliveries, record_attempts
 from feedsvc.notify.rows import AttemptResult
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
@@ -228,7 +233,7 @@ def test_ended_hub_subscriptions_go_with_their_queued_pushes(db, hk_settings, st
                 )  # fmt: skip
             with db.transaction() as session:
                 [intent] = claim_intents(session, hk_settings, at, 10)
-            confirmed = verify_intent(client, hk_settings, intent)
+            confirmed = verify_subscriber_intent(client, hk_settings, intent)
             with db.transaction() as session:
                 record_verification(session, intent, confirmed, at)
 

@@ -18,7 +18,7 @@ from feedsvc.ingest.fetch import fetch_feed
 from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.notify.email import send_emails
-from feedsvc.notify.hub import Intent, verify_intent
+from feedsvc.notify.hub import Intent, verify_subscriber_intent
 from feedsvc.notify.rows import Attempt
 from feedsvc.notify.webhooks import send_attempt
 from feedsvc.outbound import check_url, delivery_client, fetch_client, is_public
@@ -123,7 +123,7 @@ def test_a_name_with_any_private_address_is_refused_before_connecting():
     with delivery_client(STRICT, resolve=dns, connect=wire) as client:
         result = send_attempt(client, STRICT, attempt, utcnow())
         intent = Intent(1, "subscribe", "topic", "https://hooks.example/cb", 60, "", None)
-        confirmed = verify_intent(client, STRICT, intent)
+        confirmed = verify_subscriber_intent(client, STRICT, intent)
     assert "non-public address ::ffff:10.0.0.1" in result.error and not confirmed
     assert wire.connects == []
 
@@ -164,7 +164,7 @@ def test_hub_verification_reads_a_bounded_answer():
     with HostilePeer(endless_body()) as peer, delivery_client(LENIENT) as client:
         intent = Intent(1, "subscribe", "topic", peer.url + "/cb", 60, "", None)
         started = time.monotonic()
-        assert not verify_intent(client, LENIENT, intent)
+        assert not verify_subscriber_intent(client, LENIENT, intent)
         assert time.monotonic() - started < 3
 
 

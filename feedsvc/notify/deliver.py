@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.notify.email import queue_digests, send_emails, signing_key
-from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
+from feedsvc.notify.hub import claim_intents, record_verification, verify_subscriber_intent
 from feedsvc.notify.outbox import (
     BATCH_ROUNDS,
     Held,
@@ -99,7 +99,7 @@ def verify_hub_intents(
                 if stopping and stopping.is_set():
                     break
                 asked_at = utcnow()  # a lease runs from the verification request
-                confirmed = verify_intent(client, settings, intent)
+                confirmed = verify_subscriber_intent(client, settings, intent)
                 with database.transaction() as session:
                     record_verification(session, intent, confirmed, asked_at)
                 done += 1
