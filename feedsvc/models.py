@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -396,6 +397,15 @@ class DeliveryPayload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# A delivery's subscriber: exactly one of its webhook endpoint, hub subscription and e-mail
+# subscriber is set (its CHECK constraint, in SQL both databases read alike).
+ONE_SUBSCRIBER = (
+    "(CASE WHEN endpoint_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN hub_subscription_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN email_subscriber_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
@@ -417,6 +427,7 @@ class Delivery(Base):
         # the deliveries of a deleted article (its foreign key's SET NULL)
         Index("ix_deliveries_payload_id", "payload_id"),
         Index("ix_deliveries_article_id", "article_id"),
+        CheckConstraint(ONE_SUBSCRIBER, name="one_subscriber"),  # migration 0022
         IDS_NEVER_REUSED,
     )
 
