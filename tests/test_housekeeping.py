@@ -45,9 +45,10 @@ from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 from feedsvc.web import create_app
 from tests.admin_helpers import make_user, post, sign_in
-from tests.conftest import Store, start_worker, wait_until
+from tests.conftest import Store, start_worker
 from tests.receiver import Receiver
 from tests.test_cli import feedsvc as run_cli
+from tests.waiting import wait_until
 
 NOW = utcnow().replace(microsecond=0)
 DAY = timedelta(days=1)

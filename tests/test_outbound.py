@@ -177,7 +177,7 @@ def test_a_slow_upstream_holds_one_slot_not_the_batch(sources, upstream, db, ing
         good = [sources.add(upstream.serve(f"/good{n}", RSS_ONE_ITEM)) for n in range(12)]
         for source_id in [slow, *good]:
             sources.make_due(source_id, utcnow() - timedelta(minutes=1))
-        outcomes = refresh_due_sources(db, settings, random.Random(1))
+        outcomes = refresh_due_sources(db, settings, utcnow, random.Random(1))
     assert [o.source_id for o in outcomes][-1] == slow
     assert outcomes[-1].error == "slower than 2 s"
     assert {o.source_id for o in outcomes[:-1]} == set(good)
@@ -191,7 +191,7 @@ def test_fetch_per_host_holds_back_only_that_host(sources, upstream, db, ingest_
         good = [sources.add(upstream.serve(f"/good{n}", RSS_ONE_ITEM)) for n in range(6)]
         for source_id in [*slow, *good]:
             sources.make_due(source_id, utcnow() - timedelta(minutes=1))
-        outcomes = refresh_due_sources(db, settings, random.Random(1))
+        outcomes = refresh_due_sources(db, settings, utcnow, random.Random(1))
     order = [o.source_id for o in outcomes]
     assert set(order[:6]) == set(good)  # the others went first, one at a time
     assert set(order[6:]) == set(slow)  # the slow host's, one after another

@@ -21,8 +21,9 @@ from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hu
 from feedsvc.notify.hub import claim_intents, record_verification, verify_subscriber_intent
 from feedsvc.outbound import delivery_client
 from feedsvc.text import utcnow
-from tests.conftest import publish, start_worker, wait_until
+from tests.conftest import publish, start_worker
 from tests.receiver import Receiver
+from tests.waiting import wait_until
 
 FEEDS = "http://feeds.example.vn/feeds"
 TOPIC = f"{FEEDS}/thoi-su.rss"
