@@ -134,7 +134,7 @@ def _refresh_all(database_url: str, parsers: ParserPool) -> float:
             session.execute(update(Source).values(next_fetch_at=utcnow()))
         with fetch_client(settings) as client:  # the worker's long-lived client
             started = time.perf_counter()
-            while refresh_due_sources(database, settings, rng, parsers.parse, client):
+            while refresh_due_sources(database, settings, utcnow, rng, parsers.parse, client):
                 pass
             return time.perf_counter() - started
     finally:

@@ -375,7 +375,9 @@ def sources_import_opml(ctx: _Context, file: BinaryIO, category: str) -> None:
     with _errors_to_exit_codes():
         outlines = read_opml(file.read())
         with click.progressbar(outlines, label="importing", file=sys.stderr) as bar:
-            report = import_outlines(ctx.database, ctx.settings, bar, category)
+            report = import_outlines(
+                ctx.database, ctx.settings, bar, category, utcnow, random.Random()
+            )
         click.echo(
             f"added {report.added}, skipped {report.skipped} (known), failed {len(report.failed)}"
         )
@@ -418,7 +420,13 @@ def fetch(ctx: _Context, source: str | None, force: bool) -> None:
         parsers = ParserPool(ctx.settings.parse_processes, ctx.settings.parse_recycle_bytes)
         with closing(parsers):
             outcomes = refresh_sources(
-                ctx.database, ctx.settings, which, parse=parsers.parse, force=force
+                ctx.database,
+                ctx.settings,
+                which,
+                utcnow,
+                random.Random(),
+                parse=parsers.parse,
+                force=force,
             )
     for outcome in sorted(outcomes, key=lambda o: o.source_id):
         click.echo(_outcome_line(outcome), err=bool(outcome.error))

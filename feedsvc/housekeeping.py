@@ -62,7 +62,7 @@ from feedsvc.models import (
 )
 from feedsvc.ratelimit import KEEP
 from feedsvc.settings import Settings
-from feedsvc.text import utcnow
+from feedsvc.text import Clock
 
 KINDS = (
     "articles",
@@ -352,10 +352,10 @@ def _record(database: Database, now: datetime, removed: dict[str, int], duration
 
 
 def sweep_due(
-    database: Database, settings: Settings, *, stopping: threading.Event | None = None
+    database: Database, settings: Settings, clock: Clock, *, stopping: threading.Event | None = None
 ) -> dict[str, int] | None:
-    """The scheduled job: ``sweep_if_due`` now."""
-    return sweep_if_due(database, settings, utcnow(), stopping=stopping)
+    """The scheduled job: ``sweep_if_due`` at the time ``clock`` tells."""
+    return sweep_if_due(database, settings, clock(), stopping=stopping)
 
 
 def sweep_if_due(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -84,8 +85,9 @@ class Base(DeclarativeBase):
 class ContentState(Base):
     """One row: a counter bumped by every change that can alter any served feed.
 
-    With ``Category.content_version`` it makes the cheap cache key of the built feeds
-    (see ``feedsvc.feeds.versions``).
+    With ``Category.content_version`` it makes the cheap cache key of the built feeds:
+    ``feedsvc.content.touch_categories`` bumps both, ``feedsvc.feeds.service.feed_state``
+    reads them.
     """
 
     __tablename__ = "content_state"
@@ -133,7 +135,7 @@ class Source(Base):
     # HTTP validators of the last 200 response, sent back for a 304.
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
-    # Schedule: claimed by moving next_fetch_at forward (see ingest.refresh).
+    # Schedule: claimed by moving next_fetch_at forward (see ingest.claims).
     next_fetch_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Lease of the fetch running now (NULL: none), so a manual fetch never runs beside it.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -398,6 +400,15 @@ class DeliveryPayload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# A delivery's subscriber: exactly one of its webhook endpoint, hub subscription and e-mail
+# subscriber is set (its CHECK constraint, in SQL both databases read alike).
+ONE_SUBSCRIBER = (
+    "(CASE WHEN endpoint_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN hub_subscription_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN email_subscriber_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
@@ -419,6 +430,7 @@ class Delivery(Base):
         # the deliveries of a deleted article (its foreign key's SET NULL)
         Index("ix_deliveries_payload_id", "payload_id"),
         Index("ix_deliveries_article_id", "article_id"),
+        CheckConstraint(ONE_SUBSCRIBER, name="one_subscriber"),  # migration 0023
         IDS_NEVER_REUSED,
     )
 

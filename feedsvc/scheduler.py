@@ -6,6 +6,7 @@ work with row locks, so running a job in two processes at once does no work twic
 """
 
 import logging
+import random
 import threading
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from feedsvc.notify.deliver import (
 )
 from feedsvc.outbound import delivery_client, fetch_client
 from feedsvc.settings import Settings
+from feedsvc.text import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,14 @@ class Jobs:
             refresh_due_sources,
             "interval",
             seconds=settings.scheduler_tick_seconds,
-            args=(database, settings, None, self.parsers.parse, self.fetch_client),
+            args=(
+                database,
+                settings,
+                utcnow,
+                random.Random(),
+                self.parsers.parse,
+                self.fetch_client,
+            ),
             kwargs={"stopping": self.stopping},
             id="refresh-due-sources",
             max_instances=1,
@@ -67,7 +76,7 @@ class Jobs:
                 "interval",
                 seconds=settings.notify_tick_seconds,
                 args=args,
-                kwargs={"stopping": self.stopping},
+                kwargs={"clock": utcnow, "stopping": self.stopping},
                 id=job_id,
                 max_instances=1,
                 coalesce=True,
@@ -78,7 +87,7 @@ class Jobs:
             sweep_due,
             "interval",
             minutes=settings.housekeeping_interval_minutes,
-            args=(database, settings),
+            args=(database, settings, utcnow),
             kwargs={"stopping": self.stopping},
             id="housekeeping",
             max_instances=1,

@@ -21,7 +21,7 @@ from feedsvc.models import Category, Source
 from feedsvc.outbound import check_url
 from feedsvc.paging import Page, Position, keyset_page
 from feedsvc.settings import Settings
-from feedsvc.text import clean_line, iri_to_uri, slugify, utcnow
+from feedsvc.text import Clock, clean_line, iri_to_uri, slugify
 
 
 class SourceFields(BaseModel):
@@ -260,18 +260,23 @@ class ImportReport:
 
 
 def import_outlines(
-    database: Database, settings: Settings, outlines: Iterable[OpmlOutline], default: str
+    database: Database,
+    settings: Settings,
+    outlines: Iterable[OpmlOutline],
+    default: str,
+    clock: Clock,
+    rng: random.Random,
 ) -> ImportReport:
     """Add the feeds of OPML outlines, each in its own transaction, so that one bad outline
     costs nothing of the others."""
-    report, rng = ImportReport(), random.Random()
+    report = ImportReport()
     for outline in outlines:
         try:
             with database.transaction() as session:
                 known = {c.slug: c for c in list_categories(session)}
                 slug = category_for_outline(outline, known, default)
                 data = SourceCreate(url=outline.url, category=slug, title=outline.title)
-                add_source(session, data, settings, utcnow(), rng)
+                add_source(session, data, settings, clock(), rng)
             report.added += 1
         except Conflict:
             report.skipped += 1

@@ -6,6 +6,7 @@ Nothing here touches the database, the network or the clock except ``utcnow``.
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import pairwise
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -181,6 +182,11 @@ def html_to_text(fragment: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# What services that run for a while (a refresh round, an OPML import, the notification
+# jobs) take instead of a single ``now``: the edge passes ``utcnow``, a test a fixed time.
+Clock = Callable[[], datetime]
 
 
 def as_utc(value: datetime) -> datetime:

@@ -11,9 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -298,13 +297,3 @@ def start_worker(database_url: str, log: Path, **settings: str) -> "subprocess.P
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def wait_until(condition: Callable[[], object], seconds: float = 15) -> bool:
-    """Whether ``condition()`` became true within ``seconds`` (polled every 50 ms)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True

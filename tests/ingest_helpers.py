@@ -12,6 +12,7 @@ from feedsvc.models import Article, Source
 from feedsvc.settings import Settings
 from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import utcnow
+from tests.fixed import frozen
 
 
 class Sources:
@@ -25,12 +26,21 @@ class Sources:
             return add_source(session, data, self.settings, utcnow(), random.Random(1)).id
 
     def refresh(
-        self, source_id: int, settings: Settings | None = None, *, force: bool = True
+        self,
+        source_id: int,
+        settings: Settings | None = None,
+        *,
+        force: bool = True,
+        at: datetime | None = None,
+        rng: random.Random | None = None,
     ) -> RefreshOutcome:
-        """Fetch now; forced by default, as if it were due, so tests can fail a source
-        again and again (``force=False``: a manual fetch, held back after failures)."""
+        """Fetch now (or with the clock stopped ``at`` a time); forced by default, as if it
+        were due, so tests can fail a source again and again (``force=False``: a manual
+        fetch, held back after failures)."""
         settings = settings or self.settings
-        return refresh_source(self.database, settings, source_id, random.Random(1), force=force)
+        clock = frozen(at) if at else utcnow
+        rng = rng or random.Random(1)
+        return refresh_source(self.database, settings, source_id, clock, rng, force=force)
 
     def get(self, source_id: int) -> Source:
         with self.database.transaction() as session:

@@ -3,12 +3,12 @@ with the status its test sets, optionally after a delay; answers a WebSub verifi
 by echoing hub.challenge (or refuses it, with ``confirm = False``, or answers what
 ``verify_answer`` makes of the challenge) and records its query, parsed and raw."""
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import LocalServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Received:
     body: bytes
 
 
-class Receiver:
+class Receiver(LocalServer):
     def __init__(self, status: int = 200, delay: float = 0.0) -> None:
         self.status = status
         self.delay = delay
@@ -30,7 +30,7 @@ class Receiver:
         self.raw_queries: list[str] = []  # as sent
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 raw = urlsplit(self.path).query
                 query = {k: v[-1] for k, v in parse_qs(raw).items()}  # a hub appends its own
@@ -38,16 +38,11 @@ class Receiver:
                 receiver.verifications.append(query)
                 challenge = query.get("hub.challenge", "")
                 if receiver.verify_answer is not None:
-                    status, answer = receiver.verify_answer(challenge)
+                    self.reply(*receiver.verify_answer(challenge))
+                elif receiver.confirm:
+                    self.reply(200, challenge.encode())
                 else:
-                    status = 200 if receiver.confirm else 404
-                    answer = challenge.encode() if receiver.confirm else b""
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("Location", "/")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                    self.reply(404)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -55,30 +50,9 @@ class Receiver:
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                self.send_response(receiver.status)
-                if 300 <= receiver.status < 400:
-                    self.send_header("Location", "/")
-                self.send_header("Content-Length", str(len(receiver.answer)))
-                self.end_headers()
-                self.wfile.write(receiver.answer)
+                self.reply(receiver.status, receiver.answer)
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> "Receiver":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]

@@ -8,6 +8,7 @@ every subscriber gets; once all of them have it, the worker's rounds have passed
 else they got was sent."""
 
 import json
+import random
 import signal
 import subprocess
 from collections import Counter
@@ -20,11 +21,12 @@ import pytest
 
 from feedsvc.sources import import_outlines, read_opml
 from feedsvc.text import utcnow
-from tests.conftest import BASE_URL, publish, start_worker, wait_until
+from tests.conftest import BASE_URL, publish, start_worker
 from tests.ingest_helpers import Sources
 from tests.receiver import Receiver
 from tests.test_announce_rounds import entry_titles, hub_subscribe, mail_subscriber, news
 from tests.test_announcement import item, rss
+from tests.waiting import wait_until
 
 TOPIC = f"{BASE_URL}/feeds/thoi-su.rss"
 OLD = datetime(2019, 3, 1, tzinfo=UTC)
@@ -157,7 +159,9 @@ def test_an_opml_import_announces_nothing_on_first_fetches(
         f'<outline type="rss" text="Huyện {n}" xmlUrl="{url}"/>' for n, url in enumerate(urls)
     )
     opml = f'<?xml version="1.0"?><opml version="2.0"><head/><body>{outlines}</body></opml>'
-    report = import_outlines(db, notify_settings, read_opml(opml.encode()), "thoi-su")
+    report = import_outlines(
+        db, notify_settings, read_opml(opml.encode()), "thoi-su", utcnow, random.Random(1)
+    )
     assert report.added == 3
     ids = [source["id"] for source in api.get("/api/v1/sources").get_json()["items"]]
     with worker(database_url, mail_settings, tmp_path / "worker.log"):

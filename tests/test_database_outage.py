@@ -19,6 +19,7 @@ from feedsvc.web import create_app
 from tests.conftest import BASE_URL, Store, start_worker
 from tests.receiver import Receiver
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -49,10 +50,7 @@ def proxied(database_url: str, proxy: TcpProxy, db: Database):  # type: ignore[n
 
 
 def _until(condition, what: str, seconds: float = 15) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.05)
+    assert wait_until(condition, seconds), f"still waiting for {what}"
 
 
 def _cut(app, proxy: TcpProxy) -> None:  # type: ignore[no-untyped-def]

@@ -17,10 +17,11 @@ from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import utcnow
 from tests.admin_helpers import make_user, sign_in
-from tests.conftest import publish, start_worker, wait_until
+from tests.conftest import publish, start_worker
 from tests.hostile import HostilePeer, trickle_head
 from tests.receiver import Receiver
 from tests.trickler import Trickler
+from tests.waiting import wait_until
 
 ENDPOINTS, ARTICLES = 200, 15  # the SIGTERM test's backlog: 3,000 deliveries
 

@@ -12,8 +12,9 @@ from feedsvc.models import Delivery
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import Store, _empty_store, start_worker, wait_until
+from tests.conftest import Store, _empty_store, start_worker
 from tests.receiver import Receiver
+from tests.waiting import wait_until
 
 ENDPOINTS = 20
 

@@ -13,13 +13,13 @@ import http.server
 import pathlib
 import shutil
 import subprocess
-import threading
 
 import lxml.etree
 import lxml.html
 import pytest
 
 from tests.browser import CHROMIUM, FLAGS, needs_chromium
+from tests.servers import LocalServer
 
 XSL_PATH = pathlib.Path(__file__).parents[1] / "feedsvc/web/static/feed.xsl"
 
@@ -378,15 +378,8 @@ def test_renders_in_headless_chromium(name: str, feed: str, tmp_path: pathlib.Pa
     shutil.copy(XSL_PATH.with_name("feed.css"), tmp_path / "static" / "feed.css")
     (tmp_path / name).write_text(feed, encoding="utf-8")
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            port = server.server_address[1]
-            dom = dump_dom(f"http://127.0.0.1:{port}/{name}", tmp_path / "profile")
-        finally:
-            server.shutdown()
-            thread.join()
+    with LocalServer(handler) as server:
+        dom = dump_dom(f"{server.url}/{name}", tmp_path / "profile")
     doc = lxml.html.document_fromstring(dom)
     assert [text(h) for h in doc.xpath("//h1")] == [FEED_TITLE], dom[:2000]
     items = doc.xpath("//li[contains(@class, 'item')]")

@@ -28,7 +28,12 @@ from feedsvc.models import (
     RateKey,
     Source,
 )
-from feedsvc.notify.hub import claim_intents, record_intent, record_verification, verify_intent
+from feedsvc.notify.hub import (
+    claim_intents,
+    record_intent,
+    record_verification,
+    verify_subscriber_intent,
+)
 from feedsvc.notify.mail.links import make_token
 from feedsvc.notify.mail.subscriptions import SubscribeForm, confirm, subscribe
 from feedsvc.notify.mail.subscriptions import unsubscribe as leave
@@ -42,9 +47,10 @@ from feedsvc.settings import Settings
 from feedsvc.text import utcnow
 from feedsvc.web import create_app
 from tests.admin_helpers import make_user, post, sign_in
-from tests.conftest import Store, start_worker, wait_until
+from tests.conftest import Store, start_worker
 from tests.receiver import Receiver
 from tests.test_cli import feedsvc as run_cli
+from tests.waiting import wait_until
 
 NOW = utcnow().replace(microsecond=0)
 DAY = timedelta(days=1)
@@ -230,7 +236,7 @@ def test_ended_hub_subscriptions_go_with_their_queued_pushes(db, hk_settings, st
                 )  # fmt: skip
             with db.transaction() as session:
                 [intent] = claim_intents(session, hk_settings, at, 10)
-            confirmed = verify_intent(client, hk_settings, intent)
+            confirmed = verify_subscriber_intent(client, hk_settings, intent)
             with db.transaction() as session:
                 record_verification(session, intent, confirmed, at)
 

@@ -10,6 +10,7 @@ from feedsvc.errors import UnsafeURL
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.text import utcnow
+from tests.fixed import MIDDLE, FixedRandom
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Sở Nội vụ</title><link>http://so.example.vn/</link>
@@ -88,26 +89,25 @@ def test_gone_disables_with_the_reason(sources, upstream):
 
 def test_too_many_requests_honours_retry_after(sources, upstream):
     source_id = sources.add(upstream.serve("/busy", status=429, headers={"Retry-After": "7200"}))
-    before = utcnow()
-    sources.refresh(source_id)
-    wait = sources.get(source_id).next_fetch_at - before
-    assert timedelta(hours=2) <= wait < timedelta(hours=2, minutes=1)
+    now = utcnow()
+    sources.refresh(source_id, at=now)
+    assert sources.get(source_id).next_fetch_at == now + timedelta(hours=2)  # no jitter
 
 
 def test_failures_back_off_and_finally_disable(sources, upstream, ingest_settings):
     settings = ingest_settings.model_copy(update={"max_consecutive_failures": 3})
     source_id = sources.add(upstream.serve("/err", "oops", status=500), interval_minutes=10)
     waits = []
-    for _ in range(3):
-        before = utcnow()
-        outcome = sources.refresh(source_id, settings)
-        waits.append(sources.get(source_id).next_fetch_at - before)
+    for n in range(3):  # a second apart: a manual fetch skips a source fetched since it began
+        at = utcnow() - timedelta(seconds=3 - n)
+        outcome = sources.refresh(source_id, settings, at=at, rng=FixedRandom(MIDDLE))
+        waits.append(sources.get(source_id).next_fetch_at - at)
     source = sources.get(source_id)
     assert outcome.error == "HTTP 500 Internal Server Error"
     assert source.last_error == "HTTP 500 Internal Server Error"
     assert source.consecutive_failures == 3 and source.error_count == 3
-    assert timedelta(minutes=10) <= waits[0] < timedelta(minutes=12)
-    assert timedelta(minutes=20) <= waits[1] < timedelta(minutes=23)
+    # 10 and 20 minutes, each with half of its +10% jitter; disabled at once at the third
+    assert waits == [timedelta(minutes=10.5), timedelta(minutes=21), timedelta(0)]
     assert not source.enabled and source.disabled_reason == "3 failed fetches in a row"
 
 
@@ -139,7 +139,7 @@ def test_one_bad_source_never_stops_the_others(sources, upstream, db, ingest_set
         sources.make_due(source_id, utcnow() - timedelta(minutes=1))
     parsers = ParserPool(1)  # as in the worker: parsed in another process
     try:
-        outcomes = refresh_due_sources(db, ingest_settings, random.Random(1), parsers.parse)
+        outcomes = refresh_due_sources(db, ingest_settings, utcnow, random.Random(1), parsers.parse)
     finally:
         parsers.close()
     outcomes = {o.source_id: o for o in outcomes}
@@ -147,4 +147,6 @@ def test_one_bad_source_never_stops_the_others(sources, upstream, db, ingest_set
     assert outcomes[bad].error.startswith("not a feed")
     assert "ConnectError" in outcomes[dead].error
     assert sources.get(bad).last_error.startswith("not a feed")
-    assert refresh_due_sources(db, ingest_settings) == []  # nothing due any more
+    assert (
+        refresh_due_sources(db, ingest_settings, utcnow, random.Random(1)) == []
+    )  # nothing due any more

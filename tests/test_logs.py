@@ -9,7 +9,8 @@ import pytest
 from feedsvc.db import schema_head, upgrade_database
 from feedsvc.settings import Settings
 from tests.conftest import ROOT
-from tests.test_processes import BIN, start
+from tests.test_processes import BIN, start, started
+from tests.waiting import wait_until
 
 
 def _run_worker_for_ticks(tmp_path, **env: str) -> str:
@@ -29,10 +30,7 @@ def _run_worker_for_ticks(tmp_path, **env: str) -> str:
         tmp_path,
     )
     log = tmp_path / "process.log"
-    deadline = time.monotonic() + 20
-    while "jobs started" not in log.read_text() and time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        time.sleep(0.1)
+    wait_until(lambda: started(process, log), 20, every=0.1)
     time.sleep(3)  # three ticks of every job
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0, log.read_text()

@@ -3,7 +3,6 @@ round, and are polite: a source held back by an upstream's Retry-After or by bac
 failures is skipped, saying until when, unless forced; a source another process is fetching
 is never fetched beside it."""
 
-import random
 import re
 import signal
 import subprocess
@@ -26,9 +25,11 @@ from feedsvc.settings import Settings
 from feedsvc.text import format_local, utcnow
 from feedsvc.web import create_app
 from tests.admin_helpers import make_user, post, sign_in
-from tests.conftest import start_worker, wait_until
+from tests.conftest import start_worker
+from tests.fixed import MIDDLE, FixedRandom
 from tests.test_cli import environment, feedsvc
 from tests.upstream import InFlight, Upstream
+from tests.waiting import wait_until
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=2)
@@ -78,11 +79,7 @@ CAP = timedelta(minutes=Settings().backoff_max_minutes)
     ],
 )
 def test_after_failure_holds_until_the_next_try(status, retry_after, failures, wait, reason):
-    class NoJitter(random.Random):
-        def random(self) -> float:
-            return 0.0
-
-    plan = after_failure(NOW, 15, failures, status, retry_after, Settings(), NoJitter())
+    plan = after_failure(NOW, 15, failures, status, retry_after, Settings(), FixedRandom(0.0))
     assert (plan.at - NOW, plan.hold_reason, plan.disable_reason) == (wait, reason, "")
 
 
@@ -110,13 +107,17 @@ def test_retry_after_in_both_forms(header, expected):
 
 def test_a_source_failing_three_times_is_held_until_its_backoff_time(sources, upstream):
     source_id = sources.add(upstream.serve("/down", status=500))
-    for _ in range(3):
-        assert sources.refresh(source_id).error == "HTTP 500 Internal Server Error"
+    # a second apart, in the past: a manual fetch skips a source fetched since it began
+    times = [utcnow() - timedelta(seconds=4 - n) for n in range(4)]
+    for at in times[:3]:
+        failed = sources.refresh(source_id, at=at, rng=FixedRandom(MIDDLE))
+        assert failed.error == "HTTP 500 Internal Server Error"
     held = sources.get(source_id)
-    skipped = sources.refresh(source_id, force=False)
+    skipped = sources.refresh(source_id, force=False, at=times[3])
     assert skipped.skipped == "held" and skipped.status is None
     assert skipped.hold == Hold(held.next_fetch_at, HOLD_BACKOFF)
-    assert held.next_fetch_at - held.last_fetch_at >= timedelta(minutes=60)  # 15 × 2²
+    assert held.last_fetch_at == times[2]
+    assert held.next_fetch_at == times[2] + timedelta(minutes=63)  # 15 × 2², +5% of jitter
     assert upstream.hits("/down") == 3  # no request for the skipped fetch
     upstream.serve("/down", RSS)
     fetched = sources.refresh(source_id, force=True)

@@ -3,14 +3,17 @@ migrations keep what is stored."""
 
 from datetime import datetime, timedelta
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy.exc import IntegrityError
 
 from feedsvc.articles import page_visible, summarise
-from feedsvc.db import create_database, upgrade_database
+from feedsvc.db import alembic_config, create_database, upgrade_database
 from feedsvc.models import Base, Source, in_models
-from feedsvc.notify.rows import new_payload
+from feedsvc.notify.rows import delivery_row, insert_deliveries, new_payload
 from feedsvc.paging import Position
 from feedsvc.settings import Settings
 from feedsvc.text import html_to_text, normalise_search, utcnow
@@ -224,3 +227,89 @@ def test_search_index_holds_the_articles_written_before_it(unmigrated_url):
         assert len(page_visible(session, now, Position(), 10, query="thi").items) == 2
     database.dispose()
     engine.dispose()
+
+
+ONE_SUBSCRIBER = "ck_deliveries_one_subscriber"
+
+
+def _deliver(connection: Connection, message_id: str, now: datetime, **subscriber: int) -> None:
+    """A delivery row as SQL writes it, with only the given subscriber columns set."""
+    named = "".join(f"{column}, " for column in subscriber)
+    values = "".join(f":{column}, " for column in subscriber)
+    connection.execute(
+        text(
+            f"INSERT INTO deliveries (message_id, {named}payload_id, state, attempts,"
+            f" next_attempt_at, last_error, created_at) VALUES (:message_id, {values}1,"
+            " 'pending', 0, :now, '', :now)"
+        ),
+        {"message_id": message_id, "now": now, **subscriber},
+    )
+
+
+def _delivery_ids(connection: Connection) -> list[int]:
+    return list(connection.scalars(text("SELECT id FROM deliveries ORDER BY id")))
+
+
+def test_0023_holds_each_delivery_to_one_subscriber_and_keeps_the_rows(unmigrated_url):
+    """The CHECK comes with 0023 and goes with its downgrade; the rows stay, and so does the
+    largest id ever given (on SQLite the table is rebuilt after the newest was removed)."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings, "0022")
+    engine = create_engine(unmigrated_url)
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO webhook_endpoints (id, url, description, secret, categories,"
+                " keywords, enabled, disabled_reason, consecutive_failures, created_at,"
+                " consecutive_timeouts) VALUES (1, 'http://example.vn/h', '', 'whsec_x', '[]',"
+                " '[]', true, '', 0, :now, 0)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO delivery_payloads (id, body, content_type, created_at)"
+                " VALUES (1, '{}', 'application/json', :now)"
+            ),
+            {"now": now},
+        )
+        for n in (1, 2, 3):
+            _deliver(connection, f"msg_{n}", now, endpoint_id=1)
+        connection.execute(text("DELETE FROM deliveries WHERE id = 3"))
+    upgrade_database(settings)
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:  # the outbox's own insert
+        insert_deliveries(session, [delivery_row(now, None, 1, endpoint_id=1)])
+    database.dispose()
+    with engine.begin() as connection:
+        assert _delivery_ids(connection) == [1, 2, 4]  # 3 is not given again
+    with engine.begin() as connection, pytest.raises(IntegrityError, match=ONE_SUBSCRIBER):
+        _deliver(connection, "msg_none", now)
+    command.downgrade(alembic_config(unmigrated_url), "0022")
+    with engine.begin() as connection:
+        _deliver(connection, "msg_none", now)  # nothing refuses it any more
+        connection.execute(text("DELETE FROM deliveries WHERE message_id = 'msg_none'"))
+        _deliver(connection, "msg_after", now, endpoint_id=1)
+        assert _delivery_ids(connection)[:3] == [1, 2, 4]
+        assert _delivery_ids(connection)[3] > 5  # after the removed one's id
+    upgrade_database(settings)
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "subscriber",
+    [
+        {},
+        {"endpoint_id": 1, "email_subscriber_id": 1},
+        {"hub_subscription_id": 1, "endpoint_id": 1},
+    ],
+    ids=["none", "webhook and e-mail", "hub and webhook"],
+)
+def test_a_delivery_without_exactly_one_subscriber_is_refused(db, subscriber):
+    """The CHECK is evaluated before the foreign keys: the error names it."""
+    now = utcnow()
+    with db.transaction() as session:
+        payload_id = new_payload(session, "{}", "application/json", now)
+    with pytest.raises(IntegrityError, match=ONE_SUBSCRIBER), db.transaction() as session:
+        insert_deliveries(session, [delivery_row(now, None, payload_id, **subscriber)])

@@ -19,7 +19,7 @@ from feedsvc.ingest.preview import preview_source
 from feedsvc.ingest.refresh import refresh_due_sources
 from feedsvc.notify.channels.email import send_emails
 from feedsvc.notify.channels.webhook import send_attempt
-from feedsvc.notify.hub import Intent, verify_intent
+from feedsvc.notify.hub import Intent, verify_subscriber_intent
 from feedsvc.notify.rows import Attempt
 from feedsvc.outbound import check_url, delivery_client, fetch_client, is_public
 from feedsvc.settings import Settings
@@ -123,7 +123,7 @@ def test_a_name_with_any_private_address_is_refused_before_connecting():
     with delivery_client(STRICT, resolve=dns, connect=wire) as client:
         result = send_attempt(client, STRICT, attempt, utcnow())
         intent = Intent(1, "subscribe", "topic", "https://hooks.example/cb", 60, "", None)
-        confirmed = verify_intent(client, STRICT, intent)
+        confirmed = verify_subscriber_intent(client, STRICT, intent)
     assert "non-public address ::ffff:10.0.0.1" in result.error and not confirmed
     assert wire.connects == []
 
@@ -164,7 +164,7 @@ def test_hub_verification_reads_a_bounded_answer():
     with HostilePeer(endless_body()) as peer, delivery_client(LENIENT) as client:
         intent = Intent(1, "subscribe", "topic", peer.url + "/cb", 60, "", None)
         started = time.monotonic()
-        assert not verify_intent(client, LENIENT, intent)
+        assert not verify_subscriber_intent(client, LENIENT, intent)
         assert time.monotonic() - started < 3
 
 
@@ -177,7 +177,7 @@ def test_a_slow_upstream_holds_one_slot_not_the_batch(sources, upstream, db, ing
         good = [sources.add(upstream.serve(f"/good{n}", RSS_ONE_ITEM)) for n in range(12)]
         for source_id in [slow, *good]:
             sources.make_due(source_id, utcnow() - timedelta(minutes=1))
-        outcomes = refresh_due_sources(db, settings, random.Random(1))
+        outcomes = refresh_due_sources(db, settings, utcnow, random.Random(1))
     assert [o.source_id for o in outcomes][-1] == slow
     assert outcomes[-1].error == "slower than 2 s"
     assert {o.source_id for o in outcomes[:-1]} == set(good)
@@ -191,7 +191,7 @@ def test_fetch_per_host_holds_back_only_that_host(sources, upstream, db, ingest_
         good = [sources.add(upstream.serve(f"/good{n}", RSS_ONE_ITEM)) for n in range(6)]
         for source_id in [*slow, *good]:
             sources.make_due(source_id, utcnow() - timedelta(minutes=1))
-        outcomes = refresh_due_sources(db, settings, random.Random(1))
+        outcomes = refresh_due_sources(db, settings, utcnow, random.Random(1))
     order = [o.source_id for o in outcomes]
     assert set(order[:6]) == set(good)  # the others went first, one at a time
     assert set(order[6:]) == set(slow)  # the slow host's, one after another

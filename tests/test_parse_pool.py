@@ -11,8 +11,9 @@ from feedsvc.db import create_database, upgrade_database
 from feedsvc.ingest.parse_pool import ParserPool
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import Store, start_worker, wait_until
+from tests.conftest import Store, start_worker
 from tests.ingest_helpers import Sources
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

@@ -16,9 +16,10 @@ from standardwebhooks.webhooks import Webhook
 from feedsvc.models import Article, Delivery
 from feedsvc.text import utcnow
 from tests.admin_helpers import make_user, sign_in
-from tests.conftest import publish, start_worker, wait_until
+from tests.conftest import publish, start_worker
 from tests.receiver import Receiver
 from tests.test_announce_rounds import mail_subscriber, news
+from tests.waiting import wait_until
 
 NEW_BODY = (
     "<p>Toàn dân thi đua lần thứ hai.</p>"

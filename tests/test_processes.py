@@ -20,8 +20,9 @@ from feedsvc.accounts import log_in
 from feedsvc.db import create_database, upgrade_database
 from feedsvc.settings import Settings
 from feedsvc.text import utcnow
-from tests.conftest import ROOT, Store, free_port, wait_until
+from tests.conftest import ROOT, Store, free_port
 from tests.ingest_helpers import Sources
+from tests.waiting import wait_until
 
 RSS = (
     '<rss version="2.0"><channel><title>Huyện</title><link>http://h.vn/</link>'
@@ -54,6 +55,14 @@ def start(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Po
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
+
+
+def started(process: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether the process's jobs have started; it must still run while they have not."""
+    if "jobs started" in log.read_text():
+        return True
+    assert process.poll() is None, log.read_text()
+    return False
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
@@ -120,9 +129,7 @@ def test_serve_runs_web_and_scheduler_in_one_process(tmp_path, upstream):
         # No base_url set: every link follows the address given to --bind.
         self_link = f'<atom:link href="http://127.0.0.1:{port}/feeds/thoi-su.rss" rel="self"'
         assert self_link.encode() in wait_for(f"http://127.0.0.1:{port}/feeds/thoi-su.rss", process)
-        deadline = time.monotonic() + 20
-        while sources.get(source_id).fetch_count == 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: sources.get(source_id).fetch_count > 0, 20, every=0.2)
         assert sources.get(source_id).fetch_count == 1, (tmp_path / "process.log").read_text()
         assert b"Tin t\xe1\xbb\xab huy\xe1\xbb\x87n" in wait_for(
             f"http://127.0.0.1:{port}/feeds/thoi-su.rss", process
@@ -168,10 +175,7 @@ def test_worker_runs_until_sigterm(tmp_path):
     }
     process = start([str(BIN / "feedsvc"), "worker"], env, tmp_path)
     log = tmp_path / "process.log"
-    deadline = time.monotonic() + 20
-    while "jobs started" not in log.read_text() and time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        time.sleep(0.1)
+    wait_until(lambda: started(process, log), 20, every=0.1)
     assert stop(process) == 0, log.read_text()
 
 

@@ -2,7 +2,6 @@
 dead letters and retry by hand, disabling after a streak, the private-address guard."""
 
 import json
-import random
 from datetime import timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from feedsvc.notify.outbox import announce_due
 from feedsvc.text import utcnow
 from feedsvc.web import create_app
 from tests.conftest import publish
+from tests.fixed import MIDDLE, FixedRandom, frozen
 from tests.receiver import Receiver
 
 
@@ -30,9 +30,9 @@ def add_webhook(api, url, **filters):
     return response.get_json()
 
 
-def run_jobs(db, settings):
-    announce_new_articles(db, settings)
-    return deliver_due(db, settings, rng=random.Random(1))
+def run_jobs(db, settings, clock=utcnow):
+    announce_new_articles(db, settings, clock=clock)
+    return deliver_due(db, settings, rng=FixedRandom(MIDDLE), clock=clock)
 
 
 def make_all_due(db):
@@ -92,14 +92,13 @@ def test_retries_keep_their_id_back_off_then_dead_letter_and_retry_by_hand(
     with Receiver(status=500) as receiver:
         add_webhook(api, receiver.url + "/hook")
         publish(api, "Tin một")
-        before = utcnow()
-        run_jobs(db, notify_settings)
+        now = utcnow()
+        run_jobs(db, notify_settings, frozen(now))
         with db.transaction() as session:
             delivery = session.scalar(select(Delivery))
             assert delivery.attempts == 1 and delivery.state == "pending"
             assert delivery.last_error == "HTTP 500 Internal Server Error"
-            wait = delivery.next_attempt_at - before
-            assert timedelta(seconds=47) <= wait <= timedelta(seconds=73)  # 1 min ± 20%
+            assert delivery.next_attempt_at == now + timedelta(minutes=1)  # jitter ± 20% at 0
         for _ in range(2):
             make_all_due(db)
             deliver_due(db, notify_settings)

@@ -18,11 +18,12 @@ from sqlalchemy import select, update
 
 from feedsvc.models import Delivery, HubSubscription
 from feedsvc.notify.deliver import announce_new_articles, deliver_due, verify_hub_intents
-from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
+from feedsvc.notify.hub import claim_intents, record_verification, verify_subscriber_intent
 from feedsvc.outbound import delivery_client
 from feedsvc.text import utcnow
-from tests.conftest import publish, start_worker, wait_until
+from tests.conftest import publish, start_worker
 from tests.receiver import Receiver
+from tests.waiting import wait_until
 
 FEEDS = "http://feeds.example.vn/feeds"
 TOPIC = f"{FEEDS}/thoi-su.rss"
@@ -222,7 +223,7 @@ def test_a_request_made_during_a_verification_is_verified_on_its_own(
     subscribe(api, subscriber.url + "/cb", **{"hub.secret": "hai"})  # while it is verified
     asked_at = utcnow()
     with delivery_client(notify_settings) as client:
-        assert verify_intent(client, notify_settings, first)
+        assert verify_subscriber_intent(client, notify_settings, first)
     with db.transaction() as session:
         record_verification(session, first, True, asked_at)
     [subscription] = subscriptions(db)

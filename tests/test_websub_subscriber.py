@@ -2,7 +2,6 @@
 store only correctly signed pushes, poll less while pushed, renew before the lease ends."""
 
 import random
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,9 @@ import pytest
 from feedsvc.ingest.refresh import refresh_source
 from feedsvc.models import Source
 from feedsvc.text import utcnow
+from tests.fixed import MIDDLE, FixedRandom
 from tests.ingest_helpers import Sources
+from tests.waiting import wait_until
 from tests.websub_hub import Hub
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -47,13 +48,10 @@ def subscribe(sources, upstream, hub, **serve_options):
 
 
 def wait_active(sources, source_id, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        source = sources.get(source_id)
-        if source.websub_state in ("active", "failed", "denied"):
-            return source
-        time.sleep(0.05)
-    raise AssertionError("the subscription was not verified in time")
+    answered = ("active", "failed", "denied")
+    if not wait_until(lambda: sources.get(source_id).websub_state in answered, seconds):
+        raise AssertionError("the subscription was not verified in time")
+    return sources.get(source_id)
 
 
 def test_subscribe_verify_and_store_signed_pushes(pushed, upstream):
@@ -76,9 +74,10 @@ def test_subscribe_verify_and_store_signed_pushes(pushed, upstream):
         # a verification for a topic we never asked for is refused
         assert not hub.verify(subscription, topic="http://evil.example/feed")
         # pushed: the safety-net poll comes much later than the 15-minute interval
-        before = utcnow()
-        pushed.refresh(source_id)
-        assert pushed.get(source_id).next_fetch_at - before > timedelta(hours=5)
+        now = utcnow()
+        pushed.refresh(source_id, at=now, rng=FixedRandom(MIDDLE))
+        poll = timedelta(minutes=pushed.settings.websub_poll_minutes)
+        assert pushed.get(source_id).next_fetch_at == now + poll
         assert len(hub.subscriptions) == 1  # no new subscription while the lease runs
 
 
@@ -141,16 +140,18 @@ def test_short_lease_is_renewed_by_an_earlier_poll(pushed, upstream):
         # with an ETag: the safety-net polls are answered 304, and must renew all the same
         source_id, _ = subscribe(pushed, upstream, hub, headers={"ETag": '"v1"'})
         wait_active(pushed, source_id)
-        pushed.refresh(source_id)
+        pushed.refresh(source_id, at=utcnow(), rng=FixedRandom(MIDDLE))
         source = pushed.get(source_id)
         # polled again before the lease ends (an hour before), not in six hours
-        assert source.next_fetch_at <= source.websub_lease_expires_at - timedelta(hours=1)
+        assert source.next_fetch_at == source.websub_lease_expires_at - timedelta(hours=1)
         with pushed.database.transaction() as session:  # that poll comes: the lease is near
             session.get(Source, source_id).websub_lease_expires_at = utcnow() + timedelta(
                 minutes=30
             )
         hub.verified.clear()
-        outcome = refresh_source(pushed.database, pushed.settings, source_id, random.Random(1))
+        outcome = refresh_source(
+            pushed.database, pushed.settings, source_id, utcnow, random.Random(1)
+        )
         assert outcome.status == 304
         assert hub.verified.wait(10)
         assert len(hub.subscriptions) == 2 and hub.subscriptions[1].verified

@@ -7,11 +7,12 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from feedsvc.db import create_database
+from feedsvc.db import Database, create_database
 from feedsvc.models import Source
 from feedsvc.settings import Settings
 from tests.conftest import Store, _empty_store, start_worker
 from tests.ingest_helpers import Sources
+from tests.waiting import wait_until
 
 RSS = (
     '<rss version="2.0"><channel><title>Nguồn {n}</title><link>http://x.vn/</link>'
@@ -22,6 +23,11 @@ SOURCES = 24
 
 
 @pytest.mark.slow
+def _fetched(database: Database) -> int:
+    with database.transaction() as session:
+        return session.scalar(select(func.count()).where(Source.fetch_count > 0))  # type: ignore[return-value]
+
+
 def test_two_workers_never_fetch_a_source_twice(postgresql_url, upstream, tmp_path):
     settings = Settings(database_url=postgresql_url, allow_private_urls=True)
     database = create_database(postgresql_url)
@@ -38,13 +44,7 @@ def test_two_workers_never_fetch_a_source_twice(postgresql_url, upstream, tmp_pa
         for log in logs
     ]
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with database.transaction() as session:
-                fetched = session.scalar(select(func.count()).where(Source.fetch_count > 0))
-            if fetched == SOURCES:
-                break
-            time.sleep(0.2)
+        wait_until(lambda: _fetched(database) == SOURCES, 60, every=0.2)
         time.sleep(1.5)  # a further tick of both workers: nothing is due any more
     finally:
         for worker in workers:

@@ -11,31 +11,26 @@ POSTs begun, those still hanging, and the most it held at once.
 """
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import LocalServer, QuietHandler
 
 
-class Trickler:
+class Trickler(LocalServer):
     def __init__(self, mode: str = "trickle", interval: float = 1.0) -> None:
         self.mode = mode
         self.interval = interval
         self.begun = 0
         self.hanging = 0
         self.most_at_once = 0
-        self.closing = threading.Event()
+        self.closing_event = threading.Event()
         lock = threading.Lock()
         trickler = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                query = parse_qs(urlsplit(self.path).query)
-                answer = query.get("hub.challenge", [""])[0].encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.echo_challenge()
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -43,9 +38,7 @@ class Trickler:
                 if mode == "answer":
                     with lock:
                         trickler.begun += 1
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.reply(200)
                     return
                 with lock:
                     trickler.begun += 1
@@ -57,7 +50,9 @@ class Trickler:
                         self.send_header("Content-Length", "100000")
                         self.end_headers()
                         self.wfile.flush()
-                    while trickler.mode == mode and not trickler.closing.wait(trickler.interval):
+                    while trickler.mode == mode and not trickler.closing_event.wait(
+                        trickler.interval
+                    ):
                         if mode == "trickle":
                             self.wfile.write(b"x")
                             self.wfile.flush()
@@ -68,21 +63,7 @@ class Trickler:
                         trickler.hanging -= 1
                 self.close_connection = True
 
-            def log_message(self, *_args: object) -> None:
-                pass
+        super().__init__(Handler)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> "Trickler":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
+    def closing(self) -> None:
+        self.closing_event.set()

@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.servers import LocalServer, QuietHandler
 
 CORPUS = Path(__file__).parent / "data" / "feeds"
 
@@ -56,7 +57,7 @@ class InFlight:
                 self._now[path] -= 1
 
 
-class Upstream:
+class Upstream(LocalServer):
     """``shared``: an InFlight that several upstreams (hosts) count into together."""
 
     def __init__(self, shared: InFlight | None = None) -> None:
@@ -66,7 +67,7 @@ class Upstream:
         gauges = [self.in_flight, shared or InFlight()]
         upstream = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -100,24 +101,8 @@ class Upstream:
                     if route.chunks > 1:
                         time.sleep(route.delay)
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> "Upstream":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
+        self.base_url = self.url
 
     def serve(self, path: str, body: bytes | str = b"", **options: object) -> str:
         """Answer ``path`` as configured; returns its absolute URL."""

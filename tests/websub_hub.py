@@ -8,7 +8,8 @@ import threading
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.servers import LocalServer, QuietHandler
 
 
 @dataclass
@@ -20,13 +21,13 @@ class Subscription:
     verified: bool | None = None  # None until the hub has checked the callback
 
 
-class Hub:
+class Hub(LocalServer):
     def __init__(self, lease_seconds: int | None = None) -> None:
         self.subscriptions: list[Subscription] = []
         self.verified = threading.Event()
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
@@ -37,27 +38,11 @@ class Hub:
                     lease_seconds or int(form.get("hub.lease_seconds", ["3600"])[0]),
                 )
                 hub.subscriptions.append(subscription)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(202)
                 threading.Thread(target=hub.verify, args=(subscription,), daemon=True).start()
 
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> "Hub":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url += "/"  # the hub's URL, as a feed names it
 
     def verify(self, subscription: Subscription, topic: str | None = None) -> bool:
         """The verification of intent (WebSub §5.3): GET with a challenge it must echo."""

@@ -1,8 +1,10 @@
 """Fetch an upstream feed: conditional GET, redirects, the size cap.
 
-The client comes from ``feedsvc.outbound`` (address guard, pinned connections, the total
-deadline ``fetch_total_timeout``). Nothing raises for an upstream problem: every outcome is a
-``FetchResult`` that the refresh records on the source.
+The caller passes a client made by ``feedsvc.outbound.fetch_client`` (address guard, pinned
+connections, the total deadline ``fetch_total_timeout``): the refresh round's, or the one
+``ingest.preview`` makes. Nothing raises for an upstream problem: every outcome is a
+``FetchResult``, which the refresh records on the source and the preview turns into an
+``UpstreamError``.
 """
 
 import time

@@ -6,6 +6,11 @@ now" of the API and the admin) are the same round (``refresh_sources``), with ot
 No database transaction is open while a source is fetched or parsed. Recording a fetch ends
 its claim; a failure holds the source back (``hold_until``) until its next try, which manual
 fetches respect unless forced.
+
+The clock and the random source come from the caller (the scheduler, the CLI, the web
+views): a round reads the time when it claims and when it records each fetch (a fetch takes
+up to ``fetch_total_timeout``), so it takes a ``Clock``; a test passes a fixed one and gets
+exact times.
 """
 
 import logging
@@ -49,7 +54,7 @@ from feedsvc.ingest.websub import (
 from feedsvc.models import Source
 from feedsvc.outbound import fetch_client
 from feedsvc.settings import Settings
-from feedsvc.text import clean_line, utcnow
+from feedsvc.text import Clock, clean_line
 
 log = logging.getLogger(__name__)
 
@@ -214,18 +219,18 @@ def run_ticket(
     settings: Settings,
     client: httpx.Client,
     ticket: Ticket,
+    clock: Clock,
     rng: random.Random,
     parse: Parser = parse_feed,
-    now: Callable[[], datetime] = utcnow,
 ) -> RefreshOutcome:
-    fetched = fetch_feed(client, settings, ticket.url, now(), ticket.etag, ticket.last_modified)
+    fetched = fetch_feed(client, settings, ticket.url, clock(), ticket.etag, ticket.last_modified)
     parsed, error = None, fetched.error
     if not error and fetched.status == 200:
         try:
             parsed = parse(fetched.body, fetched.url, fetched.content_type)
         except NotAFeed as exc:
             error = str(exc)
-    when = now()
+    when = clock()
     renewing = ticket.renew_at is not None and when >= ticket.renew_at
     if fetched.status == 304 and not error and not fetched.moved_to and not renewing:
         with database.transaction() as session:
@@ -246,7 +251,7 @@ def run_ticket(
                 failed,
                 None,
                 f"could not store entries: {exc!r}",
-                now(),
+                clock(),
                 rng,
             )
         return outcome
@@ -265,13 +270,14 @@ def refresh_source(
     database: Database,
     settings: Settings,
     source_id: int,
-    rng: random.Random | None = None,
+    clock: Clock,
+    rng: random.Random,
     *,
     force: bool = False,
 ) -> RefreshOutcome:
     """Fetch one source now ("fetch now" of the API and the admin), due or not, unless it is
     skipped (``RefreshOutcome.skipped``); NotFound if there is no such source."""
-    (outcome,) = refresh_sources(database, settings, source_id, rng, force=force)
+    (outcome,) = refresh_sources(database, settings, source_id, clock, rng, force=force)
     return outcome
 
 
@@ -298,8 +304,9 @@ def _log_outcome(ticket: Ticket, outcome: RefreshOutcome) -> None:
 def refresh_sources(
     database: Database,
     settings: Settings,
-    which: Which = "due",
-    rng: random.Random | None = None,
+    which: Which,
+    clock: Clock,
+    rng: random.Random,
     parse: Parser = parse_feed,
     client: httpx.Client | None = None,
     *,
@@ -320,10 +327,9 @@ def refresh_sources(
     fetch sources a failure holds back. Outcomes come in the order fetches end, skipped
     sources (manual rounds) among them.
     """
-    rng = rng or random.Random()
     stopping = stopping or threading.Event()
     with database.transaction() as session:
-        claims = _claims_of(session, which, force)
+        claims = _claims_of(session, which, force, clock())
     poll = float(min(settings.scheduler_tick_seconds, 5))
     ended: queue.SimpleQueue[tuple[Ticket, RefreshOutcome | Exception]] = queue.SimpleQueue()
     running = 0
@@ -335,7 +341,9 @@ def refresh_sources(
 
         def fetch(ticket: Ticket) -> None:
             try:
-                ended.put((ticket, run_ticket(database, settings, fetcher, ticket, rng, parse)))
+                ended.put(
+                    (ticket, run_ticket(database, settings, fetcher, ticket, clock, rng, parse))
+                )
             except Exception as exc:  # e.g. the database went away: the lease brings it back
                 ended.put((ticket, exc))
 
@@ -344,7 +352,7 @@ def refresh_sources(
             free = settings.fetch_concurrency - running
             if free and not stopping.is_set() and time.monotonic() - last_claim >= poll:
                 with database.transaction() as session:
-                    tickets, skipped = claims.take(session, settings, utcnow(), free, busy_hosts)
+                    tickets, skipped = claims.take(session, settings, clock(), free, busy_hosts)
                 last_claim = time.monotonic()
                 outcomes.extend(
                     RefreshOutcome(k.source_id, None, skipped=k.why, hold=k.hold) for k in skipped
@@ -387,21 +395,22 @@ def refresh_sources(
 def refresh_due_sources(
     database: Database,
     settings: Settings,
-    rng: random.Random | None = None,
+    clock: Clock,
+    rng: random.Random,
     parse: Parser = parse_feed,
     client: httpx.Client | None = None,
     *,
     stopping: threading.Event | None = None,
 ) -> list[RefreshOutcome]:
     """The scheduler's job: one round of the due sources (see ``refresh_sources``)."""
-    return refresh_sources(database, settings, "due", rng, parse, client, stopping=stopping)
+    return refresh_sources(database, settings, "due", clock, rng, parse, client, stopping=stopping)
 
 
-def _claims_of(session: Session, which: Which, force: bool) -> Claims:
+def _claims_of(session: Session, which: Which, force: bool, now: datetime) -> Claims:
     if isinstance(which, int):
         if session.get(Source, which) is None:
             raise NotFound(N_("Không có nguồn tin %(id)s"), id=which)
-        return ManualClaims([which], force, utcnow())
+        return ManualClaims([which], force, now)
     if which == "enabled":
-        return ManualClaims(enabled_source_ids(session), force, utcnow())
+        return ManualClaims(enabled_source_ids(session), force, now)
     return DueClaims()

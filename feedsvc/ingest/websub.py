@@ -3,8 +3,9 @@ rel=self are subscribed at the hub, so new entries are pushed to us at once.
 
 - A subscription is asked for after a successful poll (``want_subscription``) and sent
   outside any transaction (``send_subscription``).
-- The hub verifies our intent with a GET on the callback (``verify_intent``); the callback
-  URL carries a random key, and only the pending topic is confirmed.
+- The hub verifies our intent with a GET on the callback, which we answer
+  (``answer_hub_verification``); the callback URL carries a random key, and only the
+  pending topic is confirmed.
 - Content distributions are stored only with a valid ``X-Hub-Signature`` made with the secret
   we gave (``accept_distribution``); others are ignored, as §7 asks.
 - Leases are renewed by the safety-net poll, which is scheduled before the lease ends.
@@ -125,7 +126,7 @@ def _source(session: Session, source_id: int, key: str) -> Source:
     return source
 
 
-def verify_intent(
+def answer_hub_verification(
     session: Session,
     source_id: int,
     key: str,
@@ -136,7 +137,9 @@ def verify_intent(
     settings: Settings,
     now: datetime,
 ) -> bool:
-    """True if we confirm (the caller echoes the challenge); NotFound for a stranger."""
+    """Our side of the hub's verification of intent (the hub's side of our own hub is
+    ``notify.hub.verify_subscriber_intent``): True if we confirm (the caller echoes the
+    challenge); NotFound for a stranger."""
     source = _source(session, source_id, key)
     if topic != source.websub_topic:
         return False

@@ -3,7 +3,8 @@
 No transaction is open while receivers are called: attempts are claimed (with a lease),
 sent concurrently, then recorded a group at a time. A worker killed in between leaves its
 claimed deliveries due again when the lease ends; they are sent again with the same message
-id. Every job stops between two claims once its ``stopping`` event is set.
+id. Every job stops between two claims once its ``stopping`` event is set. Each reads the
+time from ``clock`` (the scheduler's: ``utcnow``; a test's: a fixed time).
 """
 
 import logging
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc.db import Database
 from feedsvc.notify.channels import CHANNELS, breaker_of, lane_of
-from feedsvc.notify.hub import claim_intents, record_verification, verify_intent
+from feedsvc.notify.hub import claim_intents, record_verification, verify_subscriber_intent
 from feedsvc.notify.mail.digests import queue_digests
 from feedsvc.notify.outbox import (
     Held,
@@ -35,7 +36,7 @@ from feedsvc.notify.outbox import (
 from feedsvc.notify.rows import BATCH_ROUNDS, Attempt, AttemptResult, Lane
 from feedsvc.outbound import delivery_client
 from feedsvc.settings import Settings
-from feedsvc.text import utcnow
+from feedsvc.text import Clock, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,15 @@ def _in_batches(
 
 
 def announce_new_articles(
-    database: Database, settings: Settings, *, stopping: threading.Event | None = None
+    database: Database,
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Make the deliveries of every visible, unannounced article; returns how many."""
     count = _in_batches(
-        database, lambda session: announce_due(session, settings, utcnow()), stopping
+        database, lambda session: announce_due(session, settings, clock()), stopping
     )
     if count:
         log.info("announced %d new article(s) to their subscribers", count)
@@ -68,11 +73,15 @@ def announce_new_articles(
 
 
 def queue_daily_digests(
-    database: Database, settings: Settings, *, stopping: threading.Event | None = None
+    database: Database,
+    settings: Settings,
+    *,
+    clock: Clock = utcnow,
+    stopping: threading.Event | None = None,
 ) -> int:
     """Queue every daily digest that is due; returns how many subscribers were served."""
     return _in_batches(
-        database, lambda session: queue_digests(session, settings, utcnow()), stopping
+        database, lambda session: queue_digests(session, settings, clock()), stopping
     )
 
 
@@ -81,6 +90,7 @@ def verify_hub_intents(
     settings: Settings,
     client: httpx.Client | None = None,
     *,
+    clock: Clock = utcnow,
     stopping: threading.Event | None = None,
 ) -> int:
     """Verify pending WebSub (un)subscriptions and tell denials; returns how many. Once
@@ -91,14 +101,14 @@ def verify_hub_intents(
             client = stack.enter_context(delivery_client(settings))
         while not (stopping and stopping.is_set()):
             with database.transaction() as session:
-                intents = claim_intents(session, settings, utcnow(), 50)
+                intents = claim_intents(session, settings, clock(), 50)
             if not intents:
                 break
             for intent in intents:
                 if stopping and stopping.is_set():
                     break
-                asked_at = utcnow()  # a lease runs from the verification request
-                confirmed = verify_intent(client, settings, intent)
+                asked_at = clock()  # a lease runs from the verification request
+                confirmed = verify_subscriber_intent(client, settings, intent)
                 with database.transaction() as session:
                     record_verification(session, intent, confirmed, asked_at)
                 done += 1
@@ -160,8 +170,10 @@ class _Dispatcher:
     """The state of one ``deliver_due`` run: what waits per lane, what is sending, what
     awaits recording, and the database work on them."""
 
-    def __init__(self, database: Database, settings: Settings, rng: random.Random) -> None:
-        self.database, self.settings, self.rng = database, settings, rng
+    def __init__(
+        self, database: Database, settings: Settings, clock: Clock, rng: random.Random
+    ) -> None:
+        self.database, self.settings, self.clock, self.rng = database, settings, clock, rng
         self.waiting: dict[Lane, deque[_Waiting]] = {}  # lane -> claimed, not started
         self.sending: Counter[Lane] = Counter()  # lane -> units being sent
         self.held = Held()  # deliveries waiting or being sent
@@ -192,13 +204,13 @@ class _Dispatcher:
         concurrency = self.settings.delivery_concurrency
         if ready >= max(1, concurrency // 2):
             return True
-        clock = time.monotonic()
-        rate = self.ended / max(clock - self.last_claim, 0.01)
-        self.ended, self.last_claim = 0, clock
+        ticks = time.monotonic()
+        rate = self.ended / max(ticks - self.last_claim, 0.01)
+        self.ended, self.last_claim = 0, ticks
         ahead = min(int(rate * CLAIM_AHEAD), concurrency * BATCH_ROUNDS)
         limit = max(2 * concurrency - self.units, ahead) - ready
         with self.database.transaction() as session:
-            claimed = claim_deliveries(session, self.settings, utcnow(), limit, self.held)
+            claimed = claim_deliveries(session, self.settings, self.clock(), limit, self.held)
         give_back_at = time.monotonic() + self.hold_for
         for attempt in claimed:  # counted in self.held by the claim
             self.waiting.setdefault(lane_of(attempt), deque()).append(
@@ -238,7 +250,7 @@ class _Dispatcher:
         if not (force or due or len(self.results) >= RECORD_EVERY):
             return
         with self.database.transaction() as session:
-            now = utcnow()
+            now = self.clock()
             paused = record_attempts(session, self.settings, self.results, now, self.rng)
             to_park = self._take_waiting(
                 lambda w: paused.get(breaker) if (breaker := breaker_of(w.attempt)) else None
@@ -251,11 +263,11 @@ class _Dispatcher:
 
     def give_back(self, everything: bool = False) -> None:
         """Make due again what waits here past its time (or all of it: the job stops)."""
-        clock = time.monotonic()
-        late = self._take_waiting(lambda w: True if everything or w.give_back_at <= clock else None)
+        ticks = time.monotonic()
+        late = self._take_waiting(lambda w: True if everything or w.give_back_at <= ticks else None)
         if late:
             with self.database.transaction() as session:
-                reschedule(session, late[True], utcnow())
+                reschedule(session, late[True], self.clock())
 
     def _take_waiting(self, group_of: Callable[[_Waiting], Any]) -> dict[Any, list[int]]:
         """Remove the waiting deliveries whose ``group_of`` is not None; their ids, grouped
@@ -283,6 +295,7 @@ def deliver_due(
     client: httpx.Client | None = None,
     rng: random.Random | None = None,
     *,
+    clock: Clock = utcnow,
     stopping: threading.Event | None = None,
 ) -> int:
     """Send every due delivery; returns how many attempts were recorded.
@@ -300,14 +313,14 @@ def deliver_due(
         if client is None:
             client = stack.enter_context(delivery_client(settings))
         with database.sessions() as session:  # what the channels read once (a signing key)
-            sends = {c.kind: c.sender(session, settings, client) for c in CHANNELS}
+            sends = {c.kind: c.sender(session, settings, client, clock) for c in CHANNELS}
 
         def send(unit: list[Attempt]) -> list[AttemptResult]:
             return sends[unit[0].kind](unit)
 
         senders = _Senders(settings.delivery_concurrency, send)
         stack.callback(senders.close)
-        run = _Dispatcher(database, settings, rng or random.Random())
+        run = _Dispatcher(database, settings, clock, rng or random.Random())
         more = True  # worth claiming: nothing said otherwise since the last send ended
         while not stopping.is_set():
             run.start(senders)

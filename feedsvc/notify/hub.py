@@ -206,7 +206,7 @@ def claim_intents(session: Session, settings: Settings, now: datetime, limit: in
     return intents
 
 
-def verify_intent(client: httpx.Client, settings: Settings, intent: Intent) -> bool:
+def verify_subscriber_intent(client: httpx.Client, settings: Settings, intent: Intent) -> bool:
     """GET the callback: a denial is only told; a (un)subscription must echo the challenge,
     a fresh random one, exactly, with a 2xx (a redirect is not followed: it fails, §5.3.1)."""
     params = {"hub.mode": intent.mode, "hub.topic": intent.topic}

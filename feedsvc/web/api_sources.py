@@ -141,7 +141,9 @@ def fetch_now(source_id: int) -> Response | tuple[Response, int]:
     by Retry-After or backoff answers 409 with ``held_until`` unless ``?force=true``."""
     force = flag("force")
     context.session().commit()  # the token's last-used time; the refresh has its own sessions
-    outcome = refresh_source(context.database(), context.settings(), source_id, force=force)
+    outcome = refresh_source(
+        context.database(), context.settings(), source_id, utcnow, random.Random(), force=force
+    )
     if outcome.hold:
         until, reason = _time(outcome.hold.until), outcome.hold.reason
         message = f"source {source_id} is held back until {until} ({HOLD_REASONS[reason]})"

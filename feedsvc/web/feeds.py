@@ -134,7 +134,8 @@ def _cursors(feed_request: FeedRequest) -> tuple[str, str]:
 
 
 def _moved(feed_request: FeedRequest, page: int, now: datetime) -> ResponseReturnValue:
-    """An old ``?page=N`` link: to the same page by cursor (see docs/decisions/0012)."""
+    """An old ``?page=N`` link: to the same page by cursor (see
+    docs/decisions/0012-keyset-paging.md)."""
     state = context.feed_states().get(feed_request.slug, now)
     found = position_of_page(
         context.session(),

@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 
 from feedsvc.errors import NotFound
-from feedsvc.ingest.websub import accept_distribution, verify_intent
+from feedsvc.ingest.websub import accept_distribution, answer_hub_verification
 from feedsvc.text import utcnow
 from feedsvc.web import context
 from feedsvc.web.params import whole_number
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def verify(source_id: int, key: str) -> Response:
     args = request.args
     session = context.session()
-    confirmed = verify_intent(
+    confirmed = answer_hub_verification(
         session,
         source_id,
         key,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from feedsvc.models import Article, HubSubscription, WebhookEndpoint
 from feedsvc.notify.rows import Attempt, AttemptResult, Lane
 from feedsvc.settings import Settings
+from feedsvc.text import Clock
 
 Send = Callable[[list[Attempt]], list[AttemptResult]]
 # Whether a due delivery can go now: None when it can, a time to park it until, or the
@@ -103,11 +104,13 @@ class Channel(ABC):
         """The id of an attempt's subscriber (the field of ``Attempt`` this channel fills)."""
 
     @abstractmethod
-    def sender(self, session: Session, settings: Settings, client: httpx.Client) -> Send:
+    def sender(
+        self, session: Session, settings: Settings, client: httpx.Client, clock: Clock
+    ) -> Send:
         """The function that sends a unit of this channel's attempts and returns a result
         for each; made once per delivery run (``session`` reads what it needs, such as a
-        signing key; ``client`` is the shared HTTP client for outbound calls), then
-        called from several threads at once."""
+        signing key; ``client`` is the shared HTTP client for outbound calls; ``clock`` the
+        time of each attempt, from the job's edge), then called from several threads at once."""
 
     @abstractmethod
     def record(self, session: Session, settings: Settings, results: list[AttemptResult]) -> None:

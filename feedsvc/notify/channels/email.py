@@ -35,6 +35,7 @@ from feedsvc.notify.rows import (
 )
 from feedsvc.outbound import hang_up_at
 from feedsvc.settings import Settings
+from feedsvc.text import Clock
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,9 @@ class EmailChannel(Channel):
         assert attempt.subscriber_id is not None  # filled by ``attempt``
         return attempt.subscriber_id
 
-    def sender(self, session: Session, settings: Settings, client: httpx.Client) -> Send:
+    def sender(
+        self, session: Session, settings: Settings, client: httpx.Client, clock: Clock
+    ) -> Send:
         return partial(send_emails, settings, signing_key(session, settings))
 
     def record(self, session: Session, settings: Settings, results: list[AttemptResult]) -> None:

@@ -33,7 +33,7 @@ from feedsvc.notify.rows import (
     new_payload,
 )
 from feedsvc.settings import Settings
-from feedsvc.text import to_local, utcnow
+from feedsvc.text import Clock, to_local
 from feedsvc.urls import FEED_FORMATS, article_url, category_url, feed_url
 
 PARKED = timedelta(hours=1)  # a disabled webhook's deliveries are looked at again then
@@ -171,9 +171,11 @@ class WebhookChannel(Channel):
         assert attempt.endpoint_id is not None  # filled by ``attempt``
         return attempt.endpoint_id
 
-    def sender(self, session: Session, settings: Settings, client: httpx.Client) -> Send:
+    def sender(
+        self, session: Session, settings: Settings, client: httpx.Client, clock: Clock
+    ) -> Send:
         def send(unit: list[Attempt]) -> list[AttemptResult]:
-            return [send_attempt(client, settings, attempt, utcnow()) for attempt in unit]
+            return [send_attempt(client, settings, attempt, clock()) for attempt in unit]
 
         return send
 

@@ -38,6 +38,7 @@ from feedsvc.notify.rows import (
     new_payload,
 )
 from feedsvc.settings import Settings
+from feedsvc.text import Clock
 from feedsvc.urls import ALL_FEED
 
 
@@ -179,7 +180,9 @@ class WebSubChannel(Channel):
         assert attempt.hub_subscription_id is not None  # filled by ``attempt``
         return attempt.hub_subscription_id
 
-    def sender(self, session: Session, settings: Settings, client: httpx.Client) -> Send:
+    def sender(
+        self, session: Session, settings: Settings, client: httpx.Client, clock: Clock
+    ) -> Send:
         def send(unit: list[Attempt]) -> list[AttemptResult]:
             return [push(client, settings, attempt) for attempt in unit]
 

@@ -191,7 +191,9 @@ def fetch_now(source_id: int) -> ResponseReturnValue:
     get_source(context.session(), source_id)
     context.session().commit()
     force = request.form.get("force") == "1"
-    outcome = refresh_source(context.database(), context.settings(), source_id, force=force)
+    outcome = refresh_source(
+        context.database(), context.settings(), source_id, utcnow, random.Random(), force=force
+    )
     if outcome.hold:
         message = hold_message(outcome.hold)
         flash(message + " " + _("Chưa lấy tin: bấm “Vẫn lấy ngay” nếu vẫn cần."), "error")
@@ -253,7 +255,14 @@ def import_opml() -> ResponseReturnValue:
         done(_("Không đọc được tệp OPML: %(error)s", error=str(problem)))
         return redirect(url_for(".index"))
     context.session().commit()
-    report = import_outlines(context.database(), context.settings(), outlines, text("category"))
+    report = import_outlines(
+        context.database(),
+        context.settings(),
+        outlines,
+        text("category"),
+        utcnow,
+        random.Random(),
+    )
     done(
         _(
             "Nhập OPML: thêm %(added)d, bỏ qua %(skipped)d (đã có), lỗi %(failed)d.",
