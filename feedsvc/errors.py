@@ -111,4 +111,8 @@ class UnsupportedMedia(FeedsvcError):
 
 
 class TooLarge(FeedsvcError):
-    """An upload over its size limit, in bytes or in pixels."""
+    """An upload over its size limit in bytes."""
+
+
+class TooManyPixels(FeedsvcError):
+    """A picture whose width × height is over the limit (read before it is decoded)."""

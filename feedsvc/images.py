@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from feedsvc.errors import N_, TooLarge, UnsupportedMedia
+from feedsvc.errors import N_, TooManyPixels, UnsupportedMedia
 
 # What we take, as Pillow names the formats; only these decoders are tried.
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -34,7 +34,7 @@ class Rendition:
 
 
 def _opened(data: bytes, max_pixels: int) -> Image.Image:
-    too_many = TooLarge(
+    too_many = TooManyPixels(
         N_("Ảnh quá lớn: tối đa %(limit)s điểm ảnh (rộng × cao)."), limit=f"{max_pixels:,}"
     )
     try:

@@ -97,8 +97,9 @@ def media_url(base_url: str, name: str) -> str:
 
 
 def store_image(store: MediaStore, data: bytes, settings: Settings) -> StoredImage:
-    """Check, resize and keep an uploaded picture. Raises ``TooLarge`` (bytes or pixels)
-    and ``UnsupportedMedia`` (not a JPEG, PNG or WebP picture, or a broken one)."""
+    """Check, resize and keep an uploaded picture. Raises ``TooLarge`` (bytes),
+    ``TooManyPixels`` and ``UnsupportedMedia`` (not a JPEG, PNG or WebP picture, or a broken
+    one)."""
     if len(data) > settings.media_max_upload_bytes:
         raise TooLarge(
             N_("Tệp quá lớn: tối đa %(limit)s byte."), limit=f"{settings.media_max_upload_bytes:,}"

@@ -7,7 +7,7 @@ Editors and admins."""
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext
 
-from feedsvc.errors import N_, FeedsvcError, TooLarge, UnsupportedMedia
+from feedsvc.errors import N_, FeedsvcError, TooLarge, TooManyPixels, UnsupportedMedia
 from feedsvc.media import store_image
 from feedsvc.web import context
 
@@ -41,7 +41,9 @@ def upload() -> Response:
     try:
         image = store_image(context.media_store(), data, settings)
     except TooLarge as exc:
-        return _refused(413 if len(data) > settings.media_max_upload_bytes else 422, exc)
+        return _refused(413, exc)
+    except TooManyPixels as exc:
+        return _refused(422, exc)
     except UnsupportedMedia as exc:
         return _refused(415, exc)
     response = jsonify(
