@@ -7,6 +7,8 @@ content-hashed names), and an uploaded article image as the enclosure of every f
 import io
 import json
 import os
+import struct
+import zlib
 
 import feedparser
 import pytest
@@ -139,6 +141,36 @@ def test_too_many_pixels_is_refused_before_decoding(admin):
     answer = upload(admin, bomb.getvalue(), "bom.png", "image/png")
     assert answer.status_code == 422
     assert answer.json["error"] == "Ảnh quá lớn: tối đa 4,000,000 điểm ảnh (rộng × cao)."
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """The start of a PNG claiming ``width`` × ``height`` pixels: what a bomb's header says."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_bomb_beyond_pillows_own_limit_is_refused_the_same_way(admin):
+    answer = upload(admin, png_header_only(50_000, 50_000), "bom.png", "image/png")
+    assert answer.status_code == 422 and "điểm ảnh" in answer.json["error"]
+
+
+def test_pictures_are_turned_upright_and_lose_their_metadata(admin):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; the picture is to be rotated 90°
+    exif[0x010F] = "Máy ảnh của phóng viên"  # Make
+    exif[0x8825] = {2: (21.0, 1.0, 0.0)}  # GPS latitude: where the photo was taken
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((1000, 600)).convert("RGB").save(out, "JPEG", exif=exif)
+    image = upload(admin, out.getvalue()).json
+    assert (image["width"], image["height"]) == (600, 1000)
+    served = Image.open(io.BytesIO(admin.get(image["url"].removeprefix(BASE_URL)).data))
+    assert served.size == (600, 1000)
+    assert not served.getexif() and "exif" not in served.info
 
 
 def test_uploads_need_a_session_a_csrf_token_and_a_file(admin, app):
