@@ -137,6 +137,17 @@ def test_paste_from_word_keeps_the_structure_and_drops_the_styles(page: Page):
     assert violations(page, page.console) == []  # type: ignore[attr-defined]
 
 
+def test_an_article_image_can_be_uploaded_without_putting_it_in_the_text(page: Page, tmp_path):  # type: ignore[no-untyped-def]
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Tải ảnh đại diện lên…").click()
+    chooser.value.set_files(photo(tmp_path))
+    expect(page.get_by_role("status")).to_have_text("Đã tải ảnh đại diện lên.")
+    expect(page.get_by_label("Ảnh đại diện (URL)")).to_have_value(
+        re.compile(r"/media/.*-1200\.jpg$")
+    )
+    expect(page.get_by_role("textbox", name="Nội dung", exact=True).locator("img")).to_have_count(0)
+
+
 def test_the_html_source_can_still_be_edited(page: Page):
     page.get_by_role("button", name="Sửa mã HTML").click()
     source = page.get_by_label("Nội dung (HTML)")

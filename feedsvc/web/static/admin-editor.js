@@ -194,11 +194,15 @@
     const command = button.dataset.command;
     if (command === "source") toggleSource();
     else if (command === "link") editLink();
-    else if (command === "image") fileInput.click();
+    else if (command === "image") chooseFile("body");
     else commands[command](editor.chain().focus()).run();
   });
 
-  async function upload(file) {
+  // Where the next uploaded picture goes: into the text ("body") or only the article image.
+  let uploadTarget = "body";
+  const coverButton = document.querySelector(".editor-cover button");
+
+  async function upload(file, target) {
     const form = new FormData();
     form.append("csrf_token", csrf.value);
     form.append("image", file);
@@ -221,6 +225,11 @@
       say(answer.error || box.dataset.uploadFailed.replace("{status}", String(response.status)));
       return;
     }
+    if (target === "cover") {
+      cover.value = answer.url;
+      say(box.dataset.uploadedCoverOnly);
+      return;
+    }
     editor
       .chain()
       .focus()
@@ -241,9 +250,18 @@
     }
   }
   fileInput.addEventListener("change", () => {
-    if (fileInput.files.length) upload(fileInput.files[0]);
+    if (fileInput.files.length) upload(fileInput.files[0], uploadTarget);
     fileInput.value = "";
   });
+
+  function chooseFile(target) {
+    uploadTarget = target;
+    fileInput.click();
+  }
+  if (cover && coverButton) {
+    coverButton.addEventListener("click", () => chooseFile("cover"));
+    coverButton.parentElement.hidden = false;
+  }
 
   // The field changes only when the text does (onUpdate): an article opened and saved
   // without touching its body keeps it exactly, even HTML that the editor does not know.
