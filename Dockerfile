@@ -14,6 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FEEDSVC_CONFIG=/app/config/feedsvc.toml \
     FEEDSVC_DATABASE_URL=sqlite:////data/feedsvc.db \
+    FEEDSVC_MEDIA_DIR=/data/media \
     FEEDSVC_BIND=0.0.0.0:8000
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin feedsvc \
     && mkdir -p /data \

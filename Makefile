@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run demo test lint check bench clean translations lock
+.PHONY: install run demo test lint check bench clean translations lock vendor-editor
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("feedsvc needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -58,3 +58,9 @@ translations: install
 		-o feedsvc/web/translations/messages.pot feedsvc
 	$(BIN)/pybabel update -i feedsvc/web/translations/messages.pot -d feedsvc/web/translations
 	$(BIN)/pybabel compile -d feedsvc/web/translations
+
+## The admin's article editor (TipTap): bundle the exact versions of tools/editor/package-lock.json
+## from npm into feedsvc/web/static/vendor/tiptap/ (tiptap.min.js and LICENSES.txt). Needs Node 20+;
+## only the built file is committed, never node_modules.
+vendor-editor:
+	cd tools/editor && npm ci --no-audit --no-fund && node build.mjs

@@ -103,3 +103,16 @@ class RateLimited(FeedsvcError):
 
 class DatabaseUnavailable(FeedsvcError):
     """The database cannot be reached and what was asked for cannot be served without it."""
+
+
+class UnsupportedMedia(FeedsvcError):
+    """An upload whose bytes are not a picture of a type we take (JPEG, PNG, WebP), whatever
+    its file name or declared type say."""
+
+
+class TooLarge(FeedsvcError):
+    """An upload over its size limit in bytes."""
+
+
+class TooManyPixels(FeedsvcError):
+    """A picture whose width × height is over the limit (read before it is decoded)."""

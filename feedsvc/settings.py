@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         2 * 1024 * 1024, ge=1024, description="Largest accepted request body."
     )
+    media_store: Literal["local"] = Field(
+        "local", description="Where uploaded images are kept: `local` (a folder, media_dir)."
+    )
+    media_dir: str = Field(
+        "instance/media", description="Folder of the local media store (relative: working dir)."
+    )
+    media_max_upload_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="Largest image upload."
+    )
+    media_max_pixels: int = Field(
+        40_000_000, ge=10_000, le=200_000_000, description="Most pixels of an uploaded image."
+    )
+    media_feed_width: int = Field(
+        1200, ge=200, le=4000, description="Width of the image in feeds, pages and Open Graph."
+    )
+    media_thumbnail_width: int = Field(
+        400, ge=50, le=2000, description="Width of the thumbnail of an uploaded image."
+    )
     bind: str = Field("127.0.0.1:8000", description="Address `feedsvc serve` listens on.")
     web_threads: int = Field(4, ge=1, le=64, description="Threads of the `serve` web process.")
     log_level: LogLevel = Field("INFO", description="Python logging level.")

@@ -116,8 +116,8 @@ def _empty_store(database: Database) -> None:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, base_url=BASE_URL)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, base_url=BASE_URL, media_dir=str(tmp_path / "media"))
 
 
 @pytest.fixture
@@ -199,11 +199,14 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(database_url: str, db: Database) -> Iterator[LiveServer]:
+def live_server(database_url: str, db: Database, tmp_path: Path) -> Iterator[LiveServer]:
     """The app on a real HTTP server on 127.0.0.1, its BASE_URL set to where it listens."""
     port = free_port()
     live_settings = Settings(
-        database_url=database_url, base_url=f"http://127.0.0.1:{port}", allow_private_urls=True
+        database_url=database_url,
+        base_url=f"http://127.0.0.1:{port}",
+        allow_private_urls=True,
+        media_dir=str(tmp_path / "media"),
     )
     flask_app = create_app(live_settings)
     server = make_server("127.0.0.1", port, flask_app, threaded=True)

@@ -74,6 +74,7 @@ def test_create_and_schedule_an_article(page: Page, live_server):  # type: ignor
     page.get_by_role("link", name="Viết tin bài").click()
     page.get_by_label("Tiêu đề").fill("Lễ khánh thành cầu Bến Thủy 3")
     page.get_by_label("Chuyên mục", exact=True).select_option("thoi-su")
+    page.get_by_role("button", name="Sửa mã HTML").click()  # the rich-text editor's source view
     page.get_by_label("Nội dung (HTML)").fill(
         '<p>Sáng nay <b>khánh thành</b> cầu.</p><script>alert("x")</script>'
     )

@@ -83,6 +83,7 @@ PLANTED = [
     ("ingest/store.py", "import argon2", "argon2 only"),
     ("articles.py", "import httpx", "httpx only"),
     ("cli.py", "import gunicorn", "gunicorn only"),
+    ("media.py", "import PIL", "Pillow only"),
     ("articles.py", "import feedsvc.web", "edges -> services -> store"),
     ("feeds/cache.py", "import feedsvc.ingest.parse", "ingest, feeds and notify"),
     ("notify/rows.py", "import feedsvc.ingest.fetch", "ingest, feeds and notify"),

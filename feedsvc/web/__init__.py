@@ -21,6 +21,7 @@ from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
 from feedsvc.instance_key import signing_key
 from feedsvc.log import configure_logging
+from feedsvc.media import media_store
 from feedsvc.settings import Settings, load_settings
 from feedsvc.web import (
     admin,
@@ -30,6 +31,7 @@ from feedsvc.web import (
     errors,
     feeds,
     hub,
+    media,
     params,
     public,
     subscribe,
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["feedsvc.db"] = database
     app.extensions["feedsvc.feed_cache"] = FeedCache(settings.feed_cache_bytes)
     app.extensions["feedsvc.feed_states"] = FeedStates(database)
+    app.extensions["feedsvc.media_store"] = media_store(settings)
     app.teardown_appcontext(close_session)
     public.init_app(app)
     app.register_blueprint(public.blueprint)
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_sources.blueprint)
     app.register_blueprint(api_notify.blueprint)
     app.register_blueprint(hub.blueprint)
+    app.register_blueprint(media.blueprint)
     app.register_blueprint(subscribe.blueprint)
     # CSRF tokens (Flask-WTF) are checked by the blueprints that take forms (see subscribe's
     # before_request), not by a hook on every request: feeds and the API have no forms.

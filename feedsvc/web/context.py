@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from feedsvc.db import Database
 from feedsvc.feeds.cache import FeedCache
 from feedsvc.feeds.service import FeedStates
+from feedsvc.media import MediaStore
 from feedsvc.settings import Settings
 
 
@@ -27,6 +28,10 @@ def feed_cache() -> FeedCache:
 def feed_states() -> FeedStates:
     found: FeedStates = current_app.extensions["feedsvc.feed_states"]
     return found
+
+
+def media_store() -> MediaStore:
+    return current_app.extensions["feedsvc.media_store"]  # type: ignore[no-any-return]
 
 
 def session() -> Session:

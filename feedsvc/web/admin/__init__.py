@@ -21,6 +21,7 @@ from feedsvc.web.admin import (
     categories,
     dashboard,
     forms,
+    media,
     sources,
     subscribers,
 )
@@ -39,6 +40,8 @@ def authenticate() -> ResponseReturnValue | None:
             return redirect(url_for("admin.auth.login_form", next=request.full_path))
         abort(401)
     if request.method == "POST":
+        if request.endpoint == media.UPLOAD_ENDPOINT:
+            request.max_content_length = media.request_limit()
         try:
             validate_csrf(request.form.get("csrf_token"))
         except WTFormsValidationError as exc:
@@ -47,7 +50,7 @@ def authenticate() -> ResponseReturnValue | None:
 
 
 blueprint.after_request(keep_choice)
-for section in (auth, dashboard, sources, categories, articles, subscribers, access):
+for section in (auth, dashboard, sources, categories, articles, media, subscribers, access):
     blueprint.register_blueprint(section.blueprint)
 
 

@@ -19,6 +19,7 @@ from feedsvc.articles import (
     update_article,
 )
 from feedsvc.categories import get_category, list_categories
+from feedsvc.media import enclosure_of
 from feedsvc.models import Article
 from feedsvc.text import format_local, sanitise_html, utcnow
 from feedsvc.web import context
@@ -57,9 +58,19 @@ def _fields() -> dict[str, Any]:
         "summary": text("summary"),
         "body_html": request.form.get("body_html", ""),
         "author": text("author"),
-        "image_url": text("image_url") or None,
         "published_at": local_datetime("published_at"),
     }
+
+
+def _image_fields(current_url: str | None) -> dict[str, Any]:
+    """The article image (empty: none). A new one brings its type and length, known when it
+    is a picture uploaded here (then it is the enclosure in feeds), else unknown."""
+    url = text("image_url") or None
+    if url == current_url:
+        return {}
+    store, base_url = context.media_store(), context.settings().base_url
+    media_type, length = (enclosure_of(store, url, base_url) if url else None) or (None, None)
+    return {"image_url": url, "image_type": media_type, "image_length": length}
 
 
 def _form_page(
@@ -85,7 +96,7 @@ def create() -> ResponseReturnValue:
     if request.form.get("action") == "preview":
         return _form_page(None, _preview())
     try:
-        values = _fields()
+        values = _fields() | _image_fields(None)
         data = attempt(lambda: ArticleCreate(**values))
         article, _created = attempt(
             lambda: create_article(
@@ -125,6 +136,7 @@ def save(article_id: int) -> ResponseReturnValue:
         return _form_page(article, _preview())
     try:
         values = {k: v for k, v in _fields().items() if v is not None}
+        values |= _image_fields(article.image_url)
         data = attempt(lambda: ArticleUpdate(**values))
         attempt(
             lambda: update_article(
