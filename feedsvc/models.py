@@ -175,8 +175,29 @@ class Source(Base):
     fetch_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The site the feed says it belongs to (its <link>), as of its last 200.
+    site_url: Mapped[str | None] = mapped_column(String(2000))
 
     category: Mapped[Category] = relationship()
+
+
+class SourceFetch(Base):
+    """One fetch of a source, kept among its last few (``feedsvc.ingest.history``).
+
+    ``outcome``: "ok" (a 200 read), "not_modified" (a 304) or "error"."""
+
+    __tablename__ = "source_fetches"
+    __table_args__ = (Index("ix_source_fetches_source_id", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    updated_items: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class Article(Base):
@@ -395,6 +416,10 @@ class DeliveryPayload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# A delivery's subscriber is in exactly one of these columns (its channel).
+SUBSCRIBER_COLUMNS = ("endpoint_id", "hub_subscription_id", "email_subscriber_id")
+
+
 class Delivery(Base):
     """One notification to one subscriber: the outbox row, retried until delivered or dead.
 
@@ -416,6 +441,17 @@ class Delivery(Base):
         # the deliveries of a deleted article (its foreign key's SET NULL)
         Index("ix_deliveries_payload_id", "payload_id"),
         Index("ix_deliveries_article_id", "article_id"),
+        # the admin's lists: one subscriber's deliveries, one channel's (migration 0024)
+        *(Index(f"ix_deliveries_{column}", column, "id") for column in SUBSCRIBER_COLUMNS),
+        *(
+            Index(
+                f"ix_deliveries_channel_{column}",
+                "id",
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in SUBSCRIBER_COLUMNS
+        ),
         IDS_NEVER_REUSED,
     )
 
@@ -443,6 +479,7 @@ class Delivery(Base):
     endpoint: Mapped[WebhookEndpoint | None] = relationship()
     hub_subscription: Mapped[HubSubscription | None] = relationship()
     email_subscriber: Mapped[EmailSubscriber | None] = relationship()
+    article: Mapped[Article | None] = relationship()
     payload: Mapped[DeliveryPayload] = relationship()
 
 

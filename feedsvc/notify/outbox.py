@@ -589,21 +589,59 @@ def _update_breakers(
     return paused
 
 
+# A delivery's channel, by the column that names its subscriber.
+CHANNELS = {
+    "webhook": Delivery.endpoint_id,
+    "websub": Delivery.hub_subscription_id,
+    "email": Delivery.email_subscriber_id,
+}
+
+
 def page_deliveries(
-    session: Session, state: str | None, position: Position, limit: int
+    session: Session,
+    state: str | None,
+    position: Position,
+    limit: int,
+    channel: str | None = None,
+    subscriber_id: int | None = None,
 ) -> Page[Delivery]:
     """Newest first; ``state`` pending, delivered, dead, or failing (pending after a failed
-    attempt)."""
+    attempt); ``channel`` webhook, websub or email, and with it ``subscriber_id``, the
+    deliveries of one subscriber. Each filter has its index (``(state, id)``, a partial
+    index per channel, ``(<subscriber column>, id)``), so a page reads about the rows it
+    shows. Subscribers and the articles' titles come in the same query."""
     stmt = select(Delivery).options(
         joinedload(Delivery.endpoint),
         joinedload(Delivery.hub_subscription),
         joinedload(Delivery.email_subscriber),
+        joinedload(Delivery.article).load_only(Article.id, Article.title, Article.slug),
     )
     if state == "failing":
         stmt = stmt.where(Delivery.state == "pending", Delivery.attempts > 0)
     elif state:
         stmt = stmt.where(Delivery.state == state)
+    if channel:
+        column = CHANNELS[channel]
+        if subscriber_id is not None:
+            stmt = stmt.where(column == subscriber_id)
+        else:
+            stmt = stmt.where(column.is_not(None))
     return keyset_page(session, stmt, (Delivery.id,), position, limit)
+
+
+Subscriber = WebhookEndpoint | HubSubscription | EmailSubscriber
+SUBSCRIBER_MODELS: dict[str, type[Subscriber]] = {
+    "webhook": WebhookEndpoint,
+    "websub": HubSubscription,
+    "email": EmailSubscriber,
+}
+
+
+def get_subscriber(session: Session, channel: str, subscriber_id: int) -> Subscriber:
+    subscriber: Subscriber | None = session.get(SUBSCRIBER_MODELS[channel], subscriber_id)  # type: ignore[assignment]
+    if subscriber is None:
+        raise NotFound(N_("Không có người nhận %(id)s"), id=subscriber_id)
+    return subscriber
 
 
 def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:
