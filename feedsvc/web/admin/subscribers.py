@@ -111,6 +111,7 @@ def deliveries() -> str:
         channels=tuple(CHANNELS),
         subscriber=subscriber,
         filters={k: v for k, v in filters.items() if v},
+        without_state={k: v for k, v in filters.items() if v and k != "state"},
         now=utcnow(),
     )
 
