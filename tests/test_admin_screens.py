@@ -147,6 +147,10 @@ def test_every_admin_page_fits_the_screen(  # type: ignore[no-untyped-def]
             for display, label in page.evaluate(CARD_CELLS):
                 assert display == "block" and label not in ("none", "normal", '""'), path
         checked.append(endpoint)
+    page.goto("/admin/deliveries?lang=en")  # English words are longer
+    page.screenshot(path=str(screens / f"en-deliveries-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    assert page.evaluate(HEADER_LINES) <= 2
     page.context.close()
     assert {"admin.dashboard.home", "admin.sources.edit", "admin.subscribers.deliveries"} <= set(
         checked
