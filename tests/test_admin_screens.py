@@ -1,6 +1,7 @@
-"""Every admin page in Debian's Chromium at a phone's width (375 px) and a desktop's (1280 px):
-no sideways scrolling, the header on at most two lines, lists as cards on the phone. Each
-page is screenshotted under the pytest basetemp (``screens/``), for a person to look at.
+"""Every admin page (and the public ones) in Debian's Chromium at a phone's width (375 px)
+and a desktop's (1280 px): no sideways scrolling, the header on at most two lines, lists as
+cards on the phone. Each admin page is screenshotted under the pytest basetemp
+(``screens/``), for a person to look at.
 
 The pages are the admin blueprint's GET routes, read from the app's URL map: a new page is
 covered without touching this test, and a page with a URL argument this test cannot fill
@@ -77,7 +78,13 @@ def filled(live_server, db, upstream) -> Iterator[dict[str, int]]:  # type: igno
         headers={"Content-Type": "application/rss+xml"},
     )
     refresh_source(db, settings, source_id, force=True)
-    store.article("thoi-su", "Hội nghị " + LONG, summary=LONG)
+    cells = "".join(f"<td>{LONG}</td>" for _ in range(8))
+    store.article(
+        "thoi-su",
+        "Hội nghị " + LONG,
+        summary=LONG,
+        body_html=f"<p>{LONG}</p><table><tr>{cells}</tr></table>",
+    )
     with Receiver(status=500) as receiver:
         with db.transaction() as session:
             hook = EndpointCreate(url=f"{receiver.url}/{LONG}", description=LONG)
@@ -147,6 +154,10 @@ def test_every_admin_page_fits_the_screen(  # type: ignore[no-untyped-def]
             for display, label in page.evaluate(CARD_CELLS):
                 assert display == "block" and label not in ("none", "normal", '""'), path
         checked.append(endpoint)
+    for path in ("/", f"/articles/{filled['article_id']}", "/subscribe"):  # public pages too
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways at {width} px ({overflow} px)"
     page.goto("/admin/deliveries?lang=en")  # English words are longer
     page.screenshot(path=str(screens / f"en-deliveries-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

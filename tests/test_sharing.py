@@ -65,6 +65,9 @@ def test_lists_have_a_canonical_address_and_a_description(client, store, now):  
     first = head(client, "/c/kinh-te")
     assert first.xpath('link[@rel="canonical"]/@href') == [f"{BASE}/c/kinh-te"]
     assert meta(first, "description") == ["Tin kinh tế của tỉnh."]
+    subscribe = head(client, "/subscribe")
+    assert subscribe.xpath('link[@rel="canonical"]/@href') == [f"{BASE}/subscribe"]
+    assert "thư điện tử" in meta(subscribe, "description")[0]
     older = html.fromstring(client.get("/c/kinh-te").data).xpath('//a[@rel="next"]/@href')[0]
     second = head(client, older)
     assert second.xpath('link[@rel="canonical"]/@href') == [f"{BASE}{older}"]
