@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import N_, Conflict, NotFound
 from feedsvc.models import (
+    MAX_INTEGER,
     Article,
     Delivery,
     DeliveryPayload,
@@ -638,7 +639,10 @@ SUBSCRIBER_MODELS: dict[str, type[Subscriber]] = {
 
 
 def get_subscriber(session: Session, channel: str, subscriber_id: int) -> Subscriber:
-    subscriber: Subscriber | None = session.get(SUBSCRIBER_MODELS[channel], subscriber_id)  # type: ignore[assignment]
+    """The subscriber of a channel (webhook, websub, email) by its id; NotFound if none."""
+    subscriber: Subscriber | None = None
+    if 0 < subscriber_id <= MAX_INTEGER:  # an id column's range (PostgreSQL refuses more)
+        subscriber = session.get(SUBSCRIBER_MODELS[channel], subscriber_id)  # type: ignore[assignment]
     if subscriber is None:
         raise NotFound(N_("Không có người nhận %(id)s"), id=subscriber_id)
     return subscriber

@@ -95,7 +95,9 @@ def deliveries() -> str:
     state = state if state in DELIVERY_STATES else ""
     channel = channel if channel in CHANNELS else ""
     subscriber_id = params.whole_number(request.args.get("subscriber", "")) if channel else None
-    subscriber = get_subscriber(session, channel, subscriber_id) if subscriber_id else None
+    subscriber = (
+        get_subscriber(session, channel, subscriber_id) if subscriber_id is not None else None
+    )
     filters = {"state": state, "channel": channel, "subscriber": subscriber_id}
     return render_template(
         "admin/deliveries.html",
