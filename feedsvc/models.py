@@ -177,8 +177,29 @@ class Source(Base):
     fetch_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The site the feed says it belongs to (its <link>), as of its last 200.
+    site_url: Mapped[str | None] = mapped_column(String(2000))
 
     category: Mapped[Category] = relationship()
+
+
+class SourceFetch(Base):
+    """One fetch of a source, kept among its last few (``feedsvc.ingest.history``).
+
+    ``outcome``: "ok" (a 200 read), "not_modified" (a 304) or "error"."""
+
+    __tablename__ = "source_fetches"
+    __table_args__ = (Index("ix_source_fetches_source_id", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    updated_items: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class Article(Base):
@@ -400,12 +421,13 @@ class DeliveryPayload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# A delivery's subscriber: exactly one of its webhook endpoint, hub subscription and e-mail
-# subscriber is set (its CHECK constraint, in SQL both databases read alike).
+# A delivery's subscriber is in exactly one of these columns (its channel), which its CHECK
+# constraint says in SQL both databases read alike.
+SUBSCRIBER_COLUMNS = ("endpoint_id", "hub_subscription_id", "email_subscriber_id")
 ONE_SUBSCRIBER = (
-    "(CASE WHEN endpoint_id IS NULL THEN 0 ELSE 1 END"
-    " + CASE WHEN hub_subscription_id IS NULL THEN 0 ELSE 1 END"
-    " + CASE WHEN email_subscriber_id IS NULL THEN 0 ELSE 1 END) = 1"
+    "("
+    + " + ".join(f"CASE WHEN {column} IS NULL THEN 0 ELSE 1 END" for column in SUBSCRIBER_COLUMNS)
+    + ") = 1"
 )
 
 
@@ -431,6 +453,17 @@ class Delivery(Base):
         Index("ix_deliveries_payload_id", "payload_id"),
         Index("ix_deliveries_article_id", "article_id"),
         CheckConstraint(ONE_SUBSCRIBER, name="one_subscriber"),  # migration 0023
+        # the admin's lists: one subscriber's deliveries, one channel's (migration 0024)
+        *(Index(f"ix_deliveries_{column}", column, "id") for column in SUBSCRIBER_COLUMNS),
+        *(
+            Index(
+                f"ix_deliveries_channel_{column}",
+                "id",
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in SUBSCRIBER_COLUMNS
+        ),
         IDS_NEVER_REUSED,
     )
 
@@ -458,6 +491,7 @@ class Delivery(Base):
     endpoint: Mapped[WebhookEndpoint | None] = relationship()
     hub_subscription: Mapped[HubSubscription | None] = relationship()
     email_subscriber: Mapped[EmailSubscriber | None] = relationship()
+    article: Mapped[Article | None] = relationship()
     payload: Mapped[DeliveryPayload] = relationship()
 
 

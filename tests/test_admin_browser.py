@@ -106,7 +106,7 @@ def test_retry_a_failed_delivery(page: Page, live_server, db):  # type: ignore[n
         assert len(receiver.received) == 1
         page.get_by_role("link", name="Lượt gửi").click()
         page.get_by_role("link", name="Đang lỗi").click()
-        row = page.get_by_role("row").filter(has_text=f"{receiver.url}/hook")
+        row = page.get_by_role("row").filter(has_text=receiver.url.split("//")[1])  # its host
         expect(row).to_contain_text("HTTP 500")
         receiver.status = 204
         row.get_by_role("button", name="Gửi lại").click()

@@ -1,21 +1,24 @@
 """The migrated schema is exactly the models' schema, on SQLite and PostgreSQL; data
 migrations keep what is stored."""
 
+import random
 from datetime import datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from feedsvc.articles import page_visible, summarise
 from feedsvc.db import alembic_config, create_database, upgrade_database
+from feedsvc.ingest.history import record_fetch
 from feedsvc.models import Base, Source, in_models
 from feedsvc.notify.rows import delivery_row, insert_deliveries, new_payload
 from feedsvc.paging import Position
 from feedsvc.settings import Settings
+from feedsvc.sources import SourceCreate, add_source
 from feedsvc.text import html_to_text, normalise_search, utcnow
 
 
@@ -313,3 +316,53 @@ def test_a_delivery_without_exactly_one_subscriber_is_refused(db, subscriber):
         payload_id = new_payload(session, "{}", "application/json", now)
     with pytest.raises(IntegrityError, match=ONE_SUBSCRIBER), db.transaction() as session:
         insert_deliveries(session, [delivery_row(now, None, payload_id, **subscriber)])
+
+
+def test_fetch_history_and_delivery_indexes_go_and_come_back(unmigrated_url):
+    """0024 downgrades to 0021 (keeping the sources and their AUTOINCREMENT) and upgrades
+    again to the models' schema."""
+    settings = Settings(database_url=unmigrated_url)
+    upgrade_database(settings)
+    engine = create_engine(unmigrated_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO categories (id, slug, name, description, position,"
+                " content_version, content_changed_at) VALUES (1, 'thoi-su', 'Thời sự', '', 0,"
+                " 0, :now)"
+            ),
+            {"now": utcnow()},
+        )
+    database = create_database(unmigrated_url)
+    with database.transaction() as session:
+        source = add_source(
+            session,
+            SourceCreate(url="https://tinh.example.vn/rss", category="thoi-su"),
+            settings.model_copy(update={"allow_private_urls": True}),
+            utcnow(),
+            random.Random(1),
+        )
+        source.site_url = "https://tinh.example.vn/"
+        record_fetch(session, source.id, utcnow(), "ok", 200, 12, 3)
+    database.dispose()
+    command.downgrade(alembic_config(unmigrated_url), "0023")
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+        columns = {c["name"] for c in inspect(connection).get_columns("sources")}
+        indexes = {i["name"] for i in inspect(connection).get_indexes("deliveries")}
+        assert connection.scalar(text("SELECT url FROM sources")) == "https://tinh.example.vn/rss"
+        if engine.dialect.name == "sqlite":
+            assert "AUTOINCREMENT" in connection.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'sources'")
+            )
+    assert "source_fetches" not in tables and "site_url" not in columns
+    assert not {
+        i for i in indexes if i.startswith(("ix_deliveries_endpoint", "ix_deliveries_channel"))
+    }
+    upgrade_database(settings)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": in_models}
+        )
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()

@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select, update
@@ -41,6 +42,7 @@ from feedsvc.ingest.claims import (
     host_of,
 )
 from feedsvc.ingest.fetch import FetchResult, fetch_feed
+from feedsvc.ingest.history import ERROR, NOT_MODIFIED, OK, record_fetch
 from feedsvc.ingest.parse import ParsedFeed, parse_feed
 from feedsvc.ingest.schedule import Hold, after_failure, after_success
 from feedsvc.ingest.store import store_entries
@@ -116,6 +118,9 @@ def _record(
         if plan.disable_reason:
             source.enabled, source.disabled_reason = False, plan.disable_reason
             source.hold_until, source.hold_reason = None, ""
+        record_fetch(
+            session, source.id, now, ERROR, fetched.status, fetched.duration_ms, error=error
+        )
         outcome = RefreshOutcome(
             source.id, fetched.status, error=error, disabled_reason=plan.disable_reason
         )
@@ -135,6 +140,7 @@ def _record(
         stored_new, stored_updated = result.new_ids, result.updated
         source.etag, source.last_modified = fetched.etag, fetched.last_modified
         source.title = source.title or clean_line(parsed.title)[:500]
+        source.site_url = _web_address(parsed.link)
         warning = ". ".join(filter(None, (parsed.warning, result.warning)))
         source.last_warning = warning
         source.last_skipped = result.skipped
@@ -147,6 +153,16 @@ def _record(
     source.last_error = ""
     source.last_new, source.last_updated = len(stored_new), stored_updated
     source.last_unannounced = unannounced
+    record_fetch(
+        session,
+        source.id,
+        now,
+        OK if parsed is not None else NOT_MODIFIED,
+        fetched.status,
+        fetched.duration_ms,
+        len(stored_new),
+        stored_updated,
+    )
     source.next_fetch_at = _next_poll(
         source.interval_minutes,
         renewal_due(source.websub_state, source.websub_lease_expires_at),
@@ -162,6 +178,13 @@ def _record(
         warning=source.last_warning if parsed else "",
     )
     return outcome, subscribe
+
+
+def _web_address(link: str | None) -> str | None:
+    """A feed's site link, if it is an http(s) address that fits (it is shown as a link)."""
+    if link and len(link) <= 2000 and urlsplit(link).scheme in ("http", "https"):
+        return link
+    return None
 
 
 def _next_poll(
@@ -186,8 +209,9 @@ def _record_not_modified(
     now: datetime,
     rng: random.Random,
 ) -> RefreshOutcome:
-    """A 304, the most common outcome of a poll: one UPDATE from what the claim read."""
-    session.execute(
+    """A 304, the most common outcome of a poll: one UPDATE from what the claim read (and
+    its line in the fetch history, unless the source was deleted meanwhile)."""
+    updated = session.execute(
         update(Source)
         .where(Source.id == ticket.source_id)
         .values(
@@ -208,6 +232,10 @@ def _record_not_modified(
             next_fetch_at=_next_poll(ticket.interval_minutes, ticket.renew_at, settings, now, rng),
         )
     )
+    if updated.rowcount:  # type: ignore[attr-defined]
+        record_fetch(
+            session, ticket.source_id, now, NOT_MODIFIED, fetched.status, fetched.duration_ms
+        )
     return RefreshOutcome(ticket.source_id, fetched.status)
 
 

@@ -31,7 +31,7 @@ from sqlalchemy import Row, Select, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc.errors import N_, Conflict, NotFound
-from feedsvc.models import Article, Delivery, DeliveryPayload
+from feedsvc.models import MAX_INTEGER, Article, Delivery, DeliveryPayload
 from feedsvc.notify.channels import CHANNELS, breaker_of, channel_named
 from feedsvc.notify.channels.base import (
     BreakerModel,
@@ -465,21 +465,48 @@ def _update_breakers(
     return paused
 
 
+# A delivery's channel, by the column that names its subscriber.
 def page_deliveries(
-    session: Session, state: str | None, position: Position, limit: int
+    session: Session,
+    state: str | None,
+    position: Position,
+    limit: int,
+    channel: str | None = None,
+    subscriber_id: int | None = None,
 ) -> Page[Delivery]:
     """Newest first; ``state`` pending, delivered, dead, or failing (pending after a failed
-    attempt)."""
+    attempt); ``channel`` a channel's kind (webhook, websub, email), and with it
+    ``subscriber_id``, the deliveries of one subscriber. Each filter has its index
+    (``(state, id)``, a partial index per channel, ``(<subscriber column>, id)``), so a page
+    reads about the rows it shows. Subscribers and the articles' titles come in the same query."""
     stmt = select(Delivery).options(
         joinedload(Delivery.endpoint),
         joinedload(Delivery.hub_subscription),
         joinedload(Delivery.email_subscriber),
+        joinedload(Delivery.article).load_only(Article.id, Article.title, Article.slug),
     )
     if state == "failing":
         stmt = stmt.where(Delivery.state == "pending", Delivery.attempts > 0)
     elif state:
         stmt = stmt.where(Delivery.state == state)
+    if channel:
+        column = channel_named(channel).column()
+        if subscriber_id is not None:
+            stmt = stmt.where(column == subscriber_id)
+        else:
+            stmt = stmt.where(column.is_not(None))
     return keyset_page(session, stmt, (Delivery.id,), position, limit)
+
+
+def get_subscriber(session: Session, channel: str, subscriber_id: int) -> Any:
+    """The subscriber (its model's row) of a channel's kind by its id; NotFound if none."""
+    subscriber = None
+    if 0 < subscriber_id <= MAX_INTEGER:  # an id column's range (PostgreSQL refuses more)
+        model, _join = channel_named(channel).claim_join()
+        subscriber = session.get(model, subscriber_id)
+    if subscriber is None:
+        raise NotFound(N_("Không có người nhận %(id)s"), id=subscriber_id)
+    return subscriber
 
 
 def retry_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:

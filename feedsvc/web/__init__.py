@@ -9,7 +9,8 @@ proxies appended); with the default 0 those headers are ignored, so a client can
 address that rate limits count by. ``X-Forwarded-Host`` is never trusted: links use
 ``base_url``.
 
-Every response carries the security headers of ``_security_headers``.
+Every response carries the security headers of ``_security_headers``; HTML pages are
+gzipped for clients that accept it (``web.compression``).
 """
 
 from flask import Flask, Response, request
@@ -28,6 +29,7 @@ from feedsvc.web import (
     api,
     api_notify,
     api_sources,
+    compression,
     errors,
     feeds,
     hub,
@@ -116,4 +118,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     admin.init_app(app)
     errors.init_app(app)
     app.after_request(_security_headers)
+    compression.init_app(app)
     return app

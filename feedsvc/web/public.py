@@ -1,11 +1,13 @@
 """Public HTML pages: index, category lists, articles, demo media and /healthz."""
 
 from typing import Any
+from urllib.parse import urlencode, urljoin
 
 from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -21,9 +23,9 @@ from feedsvc.categories import get_category, list_categories
 from feedsvc.demo import IMAGE_DIR, MEDIA_PATH
 from feedsvc.errors import N_, NotFound
 from feedsvc.metrics import StoreCollector
-from feedsvc.models import Category
-from feedsvc.text import format_local, utcnow
-from feedsvc.urls import ALL_FEED, article_url, feed_url, opml_url
+from feedsvc.models import Article, Category
+from feedsvc.text import format_local, html_to_text, utcnow
+from feedsvc.urls import ALL_FEED, article_url, category_url, feed_url, opml_url
 from feedsvc.web import context
 from feedsvc.web.params import moved_to, numbered_page, position
 
@@ -52,6 +54,32 @@ def feed_links(category: Category | None) -> list[dict[str, str]]:
         }
         for fmt in FEED_TITLES
     ]
+
+
+DESCRIPTION_CHARS = 200  # what search results and link previews show of a description
+
+
+def describe(text: str) -> str:
+    """A page's meta description: its text on one line, cut at a word near
+    DESCRIPTION_CHARS with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= DESCRIPTION_CHARS:
+        return line
+    cut = line[: DESCRIPTION_CHARS - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
+def sharing(article: Article) -> dict[str, str]:
+    """What an article's page tells search engines and link previews (Zalo, Facebook,
+    X): its canonical address, a description (the summary, else the body's text) and its
+    picture as an absolute URL (Open Graph wants one)."""
+    base = context.settings().base_url
+    image = urljoin(base + "/", article.image_url) if article.image_url else ""
+    return {
+        "canonical": article_url(base, article.id, article.slug),
+        "description": describe(article.summary or html_to_text(article.body_html)),
+        "image": image if image.startswith(("http://", "https://")) else "",
+    }
 
 
 def init_app(app: Flask) -> None:
@@ -84,6 +112,8 @@ def index() -> str:
         latest=latest,
         feeds=feed_links(None),
         category_feeds=feed_links,
+        canonical=category_url(context.settings().base_url, None),
+        description=describe(context.settings().site_description),
     )
 
 
@@ -103,7 +133,20 @@ def category(slug: str) -> ResponseReturnValue:
     page = page_visible(session, now, where, settings.page_items, found.id, brief=True)
     if not page.items and not where.first:
         raise NotFound(N_("Không có trang này"))
-    return render_template("category.html", category=found, page=page, feeds=feed_links(found))
+    canonical = category_url(settings.base_url, found.slug)
+    if not where.first:  # a page further back is its own document
+        cursor = {"before": where.before} if where.before else {"after": where.after}
+        canonical += "?" + urlencode(cursor)
+    return render_template(
+        "category.html",
+        category=found,
+        page=page,
+        feeds=feed_links(found),
+        canonical=canonical,
+        description=describe(
+            found.description or f"{found.name}: tin mới nhất của {settings.site_title}"
+        ),
+    )
 
 
 @blueprint.get("/articles/<int:article_id>/<slug>")
@@ -113,8 +156,18 @@ def article(article_id: int, slug: str = "") -> ResponseReturnValue:
     if slug != found.slug:
         return redirect(article_url("", found.id, found.slug), code=301)
     return render_template(
-        "article.html", article=found, category=found.category, feeds=feed_links(found.category)
+        "article.html",
+        article=found,
+        category=found.category,
+        feeds=feed_links(found.category),
+        **sharing(found),
     )
+
+
+@blueprint.get("/favicon.ico")
+def favicon() -> Response:
+    """Where browsers and feed readers look for an icon without reading a page."""
+    return current_app.send_static_file("favicon.ico")
 
 
 @blueprint.get(f"{MEDIA_PATH}/<path:name>")

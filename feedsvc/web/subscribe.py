@@ -55,6 +55,9 @@ def _form_page(errors: dict[str, str] | None = None, status: int = 200) -> tuple
         errors=errors or {},
         values=request.form,
         feeds=feed_links(None),
+        canonical=context.settings().base_url + "/subscribe",
+        description=f"Nhận tin mới của {context.settings().site_title} qua thư điện tử: "
+        "theo chuyên mục hoặc từ khóa, ngay khi có tin hoặc mỗi ngày một bản tin.",
     ), status
 
 

@@ -12,6 +12,7 @@ from feedsvc.notify.rows import Attempt, Lane
 
 CHANNELS: tuple[Channel, ...] = (WebSubChannel(), WebhookChannel(), EmailChannel())
 _BY_KIND = {channel.kind: channel for channel in CHANNELS}
+KINDS = tuple(_BY_KIND)
 
 
 def channel_named(kind: str) -> Channel:

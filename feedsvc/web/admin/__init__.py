@@ -6,6 +6,8 @@ CSRF token (Flask-WTF). ``admin`` may use every section, ``editor`` only the art
 sections that are not for editors say so with ``admin_only``.
 """
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -28,6 +30,13 @@ from feedsvc.web.admin import (
 from feedsvc.web.admin.i18n import init_i18n, keep_choice
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def url_host(url: str) -> str:
+    """Where a URL points, for a list: its host (and port), else the URL itself."""
+    return urlsplit(url).netloc or url
+
+
 SIGNED_OUT_ENDPOINTS = {"admin.auth.login_form", "admin.auth.login"}
 
 
@@ -57,4 +66,5 @@ for section in (auth, dashboard, sources, categories, articles, media, subscribe
 def init_app(app: Flask) -> None:
     init_i18n(app)
     app.jinja_env.globals["field_label"] = forms.field_label
+    app.jinja_env.filters["url_host"] = url_host
     app.register_blueprint(blueprint)

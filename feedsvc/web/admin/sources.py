@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from feedsvc.categories import get_category, list_categories
 from feedsvc.ingest.claims import SKIP_BUSY
+from feedsvc.ingest.history import recent_fetches
 from feedsvc.ingest.preview import Preview, preview_source
 from feedsvc.ingest.refresh import refresh_source
 from feedsvc.ingest.schedule import HOLD_RETRY_AFTER, Hold, manual_fetch_hold
@@ -94,6 +95,15 @@ def _form_page(
         source=source,
         preview=preview,
         hold=hold_message(hold) if hold else "",
+        fetches=recent_fetches(context.session(), source.id) if source else [],
+    )
+
+
+def _preview(mapping: dict[str, str]) -> Preview:
+    """What the URL in the form would bring in (the address guard first): nothing stored."""
+    settings = context.settings()
+    return attempt(
+        lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
     )
 
 
@@ -109,10 +119,7 @@ def create() -> ResponseReturnValue:
     try:
         mapping = lines_map(request.form.get("category_map", ""))
         if request.form.get("action") == "preview":
-            preview = attempt(
-                lambda: preview_source(settings, text("url"), text("category"), mapping, utcnow())
-            )
-            return _form_page(None, preview)
+            return _form_page(None, _preview(mapping))
         interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceCreate(
@@ -139,10 +146,14 @@ def edit(source_id: int) -> tuple[str, int]:
 
 @blueprint.post("/<int:source_id>")
 def save(source_id: int) -> ResponseReturnValue:
+    """Save the form, or (the preview button) show what its URL would bring in first. A new
+    URL forgets the old one's validators and is fetched at the next tick (``update_source``)."""
     session = context.session()
     source = get_source(session, source_id)
     try:
         mapping = lines_map(request.form.get("category_map", ""))
+        if request.form.get("action") == "preview":
+            return _form_page(source, _preview(mapping))
         interval, keep_days = whole_number("interval_minutes"), whole_number("keep_days")
         data = attempt(
             lambda: SourceUpdate(

@@ -1,14 +1,17 @@
 """Subscribers (e-mail, webhooks, WebSub) with their state, and deliveries with retry."""
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from feedsvc.categories import list_categories
 from feedsvc.errors import Conflict
+from feedsvc.notify.channels import KINDS
 from feedsvc.notify.hub import page_subscriptions
 from feedsvc.notify.mail.subscriptions import page_subscribers
-from feedsvc.notify.outbox import page_deliveries, retry_delivery
+from feedsvc.notify.outbox import get_subscriber, page_deliveries, retry_delivery
 from feedsvc.notify.webhooks import (
     EndpointCreate,
     EndpointUpdate,
@@ -18,7 +21,7 @@ from feedsvc.notify.webhooks import (
     update_endpoint,
 )
 from feedsvc.text import utcnow
-from feedsvc.web import context
+from feedsvc.web import context, params
 from feedsvc.web.admin.forms import FormProblem, attempt, done, text
 from feedsvc.web.admin.guard import admin_only
 from feedsvc.web.params import position
@@ -86,17 +89,33 @@ def delete_webhook(endpoint_id: int) -> ResponseReturnValue:
 
 @blueprint.get("/deliveries")
 def deliveries() -> str:
-    state = request.args.get("state", "")
+    """Deliveries newest first, filtered by state, channel, and one subscriber of a channel
+    (``?channel=webhook&subscriber=3``: that subscriber's page of deliveries). Values that
+    are not one of the choices are ignored, as the links never send them."""
+    session = context.session()
+    state, channel = request.args.get("state", ""), request.args.get("channel", "")
+    state = state if state in DELIVERY_STATES else ""
+    channel = channel if channel in KINDS else ""
+    subscriber_id = params.whole_number(request.args.get("subscriber", "")) if channel else None
+    subscriber = (
+        get_subscriber(session, channel, subscriber_id) if subscriber_id is not None else None
+    )
+    filters = {"state": state, "channel": channel, "subscriber": subscriber_id}
     return render_template(
         "admin/deliveries.html",
         deliveries=page_deliveries(
-            context.session(),
-            state if state in DELIVERY_STATES else None,
+            session,
+            state or None,
             position(),
             context.settings().admin_page_items,
+            channel or None,
+            subscriber_id,
         ),
         states=DELIVERY_STATES,
-        state=state,
+        channels=KINDS,
+        subscriber=subscriber,
+        filters={k: v for k, v in filters.items() if v},
+        without_state={k: v for k, v in filters.items() if v and k != "state"},
         now=utcnow(),
     )
 
@@ -110,4 +129,5 @@ def retry(delivery_id: int) -> ResponseReturnValue:
         return redirect(url_for(".deliveries"))
     context.session().commit()
     done(_("Sẽ gửi lại ngay trong lượt gửi tới."))
-    return redirect(url_for(".deliveries", state=text("state")))
+    kept: dict[str, Any] = {k: text(k) for k in ("state", "channel", "subscriber") if text(k)}
+    return redirect(url_for(".deliveries", **kept))
