@@ -90,6 +90,19 @@ def test_postgresql_two_web_two_workers_migrated_once(compose):
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
 
 
+def test_every_web_and_worker_container_shares_the_media_volume(compose):
+    """An upload lands in one web container and is served by any: one named volume at the
+    image's FEEDSVC_MEDIA_DIR."""
+    media_dir = next(
+        line.split("=", 1)[1].strip(" \\")
+        for line in DOCKERFILE.read_text().splitlines()
+        if "FEEDSVC_MEDIA_DIR=" in line
+    )
+    assert "media" in compose["volumes"]
+    for name in ("web", "worker"):
+        assert f"media:{media_dir}" in compose["services"][name]["volumes"], name
+
+
 def test_every_command_of_ours_exists_and_parses(compose):
     for name, service in ours(compose).items():
         check_command(service["command"])
