@@ -71,13 +71,13 @@ def filled(live_server, db, upstream) -> Iterator[dict[str, int]]:  # type: igno
         data = SourceCreate(url=feed, category="thoi-su")
         source_id = add_source(session, data, settings, utcnow(), random.Random(1)).id
     upstream.serve(f"/{LONG}/rss.xml", "lỗi", status=503)
-    refresh_source(db, settings, source_id, force=True)
+    refresh_source(db, settings, source_id, utcnow, random.Random(1), force=True)
     upstream.serve(
         f"/{LONG}/rss.xml",
         (CORPUS / "rss20.xml").read_bytes(),
         headers={"Content-Type": "application/rss+xml"},
     )
-    refresh_source(db, settings, source_id, force=True)
+    refresh_source(db, settings, source_id, utcnow, random.Random(1), force=True)
     cells = "".join(f"<td>{LONG}</td>" for _ in range(8))
     store.article(
         "thoi-su",
