@@ -66,9 +66,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# The search index (migration 0021, feedsvc.search) is no model: an FTS5 table with triggers
-# on SQLite, a generated tsvector column with a GIN index on PostgreSQL.
-SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_articles_search"})
+# The search index (migrations 0021, 0022, feedsvc.search) is no model: an FTS5 table with
+# triggers on SQLite; on PostgreSQL a generated tsvector column with a GIN index, and a GIN
+# index on an expression (the pairs of words).
+SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_articles_search", "ix_articles_search_pairs"})
 
 
 def in_models(name: str | None, type_: str, parent_names: object) -> bool:

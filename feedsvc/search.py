@@ -26,10 +26,8 @@ words that are never neighbours find no candidate to check. The indexes:
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import pairwise
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Article
@@ -129,27 +127,37 @@ def _sqlite(
     return found
 
 
-def _pg_query(words: Sequence[str]) -> ColumnElement[Any]:
-    """The phrase as a tsquery, and its pairs of neighbouring words as migration 0022 indexes
-    them (joined by a hyphen): the pairs narrow the index's candidates, the phrase checks
-    positions."""
-    simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
-    phrase: ColumnElement[Any] = func.phraseto_tsquery(simple, " ".join(words))
-    pairs = [f"{first}-{second}" for first, second in pairwise(words)]
-    if not pairs:
-        return phrase
-    return phrase.op("&&")(func.plainto_tsquery(simple, " ".join(pairs)))
+# PostgreSQL: the pairs of neighbouring words of an article's folded text, as migration 0022
+# indexes them (``ix_articles_search_pairs``: the same expression, so the planner uses it).
+_ONLY_WORDS = "regexp_replace(articles.search_text, '[^[:alnum:]]+', ' ', 'g')"
+_JOIN = r"regexp_replace({text}, '([[:alnum:]]+) ([[:alnum:]]+)', '\10\2', 'g')"
+PG_PAIRS = (
+    "to_tsvector('simple'::regconfig, "
+    + _JOIN.format(text=_ONLY_WORDS)
+    + " || ' ' || "
+    + _JOIN.format(text=f"regexp_replace({_ONLY_WORDS}, '^ *[[:alnum:]]+ *', '')")
+    + ")"
+)
 
 
 def _postgresql(
     session: Session, words: Sequence[str], conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> list[int]:
-    matches = literal_column("articles.search_vector").op("@@")(_pg_query(words))
+    simple: ColumnElement[str] = literal_column("'simple'::regconfig")
+    phrase: ColumnElement[bool] = literal_column("articles.search_vector").op("@@")(
+        func.phraseto_tsquery(simple, " ".join(words))
+    )
+    # The index looks up the phrase and its pairs (which narrow the candidates); a walk of
+    # the newest articles tests the phrase alone (their pairs would be computed row by row).
+    matches = phrase
+    if len(words) > 1:
+        pairs = func.plainto_tsquery(simple, search_pairs(" ".join(words)))
+        matches = and_(phrase, literal_column(PG_PAIRS).op("@@")(pairs))
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
     few = _by_index(session, newest.where(matches), limit, FEW + 1)
     if few is not None:
         return few
-    recent = newest.add_columns(matches.label("hit")).limit(RECENT_WALK).subquery()
+    recent = newest.add_columns(phrase.label("hit")).limit(RECENT_WALK).subquery()
     walked = (
         select(recent.c.id)
         .where(recent.c.hit)

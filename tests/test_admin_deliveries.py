@@ -6,11 +6,11 @@ and a real SMTP server on 127.0.0.1, SQLite and PostgreSQL."""
 import re
 
 import pytest
-from feedsvc.notify.mail.subscriptions import SubscribeForm, subscribe
 from sqlalchemy import create_engine, select, text
 
 from feedsvc.models import EmailSubscriber
 from feedsvc.notify.deliver import announce_new_articles, deliver_due
+from feedsvc.notify.mail.subscriptions import SubscribeForm, subscribe
 from feedsvc.notify.outbox import page_deliveries
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.paging import Position

@@ -11,7 +11,6 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from feedsvc.notify.mail.subscriptions import SubscribeForm, subscribe
 from flask import url_for
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from feedsvc.accounts import create_user
 from feedsvc.ingest.refresh import refresh_source
 from feedsvc.models import Article, Source
 from feedsvc.notify.deliver import announce_new_articles, deliver_due
+from feedsvc.notify.mail.subscriptions import SubscribeForm, subscribe
 from feedsvc.notify.webhooks import EndpointCreate, add_endpoint
 from feedsvc.settings import Settings
 from feedsvc.sources import SourceCreate, add_source

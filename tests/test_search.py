@@ -227,3 +227,25 @@ def test_every_run_of_neighbouring_words_is_a_phrase_and_nothing_else(api):
     assert found(api, "ba hai") == []
     assert found(api, "bay mot") == []
     assert found(api, "hai-ba") == [title]  # a pair's joiner in a query only separates
+
+
+def test_the_pairs_are_in_the_index(db, api):
+    """SQLite: the FTS table's ``pairs`` column holds them. PostgreSQL: the planner uses the
+    pairs index, so ``search.PG_PAIRS`` is the expression migration 0022 indexed."""
+    publish(api, "Một hai ba")
+    with db.transaction() as session:
+        if db.engine.dialect.name == "sqlite":
+            found = session.scalars(
+                text("SELECT rowid FROM article_search WHERE article_search MATCH :q"),
+                {"q": "pairs : mot0hai AND pairs : hai0ba"},
+            ).all()
+            assert len(found) == 1
+            return
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = session.execute(
+            text(
+                f"EXPLAIN SELECT id FROM articles WHERE {search.PG_PAIRS}"
+                " @@ plainto_tsquery('simple', 'mot0hai')"
+            )
+        ).scalars()
+        assert any("ix_articles_search_pairs" in line for line in plan)
