@@ -66,6 +66,8 @@ class Depths:
 
     middle_cursor: str
     category_middle_cursor: str
+    all_articles: int  # visible ones
+    category_articles: int
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ def _depths(url: str) -> Depths:
         with database.sessions() as session:
             now = utcnow()
             category = session.scalar(select(Category.id).where(Category.slug == CAT))
-            cursors = []
+            cursors: list[str] = []
+            counts: list[int] = []
             for where in ([], [Article.category_id == category]):
                 visible = [Article.published_at <= now, *where]
                 count = session.scalar(select(func.count(Article.id)).where(*visible)) or 0
@@ -171,7 +174,8 @@ def _depths(url: str) -> Depths:
                     .limit(1)
                 ).one()
                 cursors.append(encode_cursor(tuple(middle)))
-            return Depths(*cursors)
+                counts.append(count)
+            return Depths(cursors[0], cursors[1], counts[0], counts[1])
     finally:
         database.dispose()
 
@@ -247,7 +251,7 @@ def _round(url: str, depths: Depths, token: str, label: str) -> dict[str, Any]:
 
 def _fanout(databases: Databases) -> dict[str, Any] | None:
     try:
-        from bench.fanout_sim import simulate_fanout  # type: ignore[import-not-found]
+        from bench.fanout_sim import simulate_fanout
     except ImportError:
         return None
     result: dict[str, Any] = simulate_fanout(databases.fresh("fanout"))

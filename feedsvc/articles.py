@@ -329,7 +329,7 @@ def page_visible(
     (created or updated) at or after that time, so an aggregating portal can poll for what
     is new to it; ``brief`` leaves out the body and search text (lists of titles)."""
     stmt = select(Article).options(joinedload(Article.category), *(_LISTED if brief else ()))
-    conditions = [Article.published_at <= now]
+    conditions: list[ColumnElement[bool]] = []  # published by ``now``: ``until``
     if since is not None:
         conditions.append(Article.updated_at >= as_utc(since))
     return _page(session, stmt, conditions, position, limit, category_id, query, until=now)
@@ -354,8 +354,14 @@ def _page(
     """
     if category_id is not None:
         conditions = [*conditions, Article.category_id == category_id]
+    published_by = [] if until is None else [Article.published_at <= until]
     if not query:
-        return keyset_page(session, stmt.where(*conditions), ARTICLE_KEY, position, limit)
+        if _before_until(position, until):  # the cursor implies it: see _before_until
+            page = stmt.where(*conditions)
+            return keyset_page(session, page, ARTICLE_KEY, position, limit, ahead=published_by)
+        page = stmt.where(*conditions, *published_by)
+        return keyset_page(session, page, ARTICLE_KEY, position, limit)
+    conditions += published_by
     start = None
     if position.before:
         start = decode_cursor(position.before, ARTICLE_KEY, position.before_field)
@@ -371,6 +377,19 @@ def _page(
     if start is None:
         return Page(items, None, older)
     return Page(items, encode_cursor(start), older, newer_is_first=True)
+
+
+def _before_until(position: Position, until: datetime | None) -> bool:
+    """Whether a page's ``before`` cursor lies at or before ``until``, so that it implies
+    ``published_at <= until`` for the page. SQLite uses one upper bound of the date index:
+    given that one beside the cursor's, it may take it and walk from ``until`` down to the
+    cursor, half a million index entries (90 ms) for a page of 20 in the middle of a million
+    articles. The rows ahead of the page (counted for its "newer" link) still need it."""
+    if until is None or not position.before:
+        return False
+    published = decode_cursor(position.before, ARTICLE_KEY, position.before_field)[0]
+    assert isinstance(published, datetime)
+    return published <= until
 
 
 def position_of_page(

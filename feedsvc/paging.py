@@ -107,13 +107,19 @@ def _bound(key: Key, values: Sequence[KeyValue]) -> Tuple:
 
 
 def keyset_page(
-    session: Session, stmt: Select[Any], key: Key, position: Position, limit: int
+    session: Session,
+    stmt: Select[Any],
+    key: Key,
+    position: Position,
+    limit: int,
+    ahead: Sequence[ColumnElement[bool]] = (),
 ) -> Page[Any]:
     """A page of ``stmt`` (its filters, not its order: this orders by ``key``, newest first).
 
     Two indexed queries at most: the page (one row more than ``limit`` tells whether there
     are more on its far side) and, when a cursor was given, how many rows (up to
-    ``limit + 1``) lie on the near side (they may have been deleted since).
+    ``limit + 1``) lie on the near side (they may have been deleted since). ``ahead``: more
+    filters, which a ``before`` cursor implies for its page but not for the rows ahead of it.
     """
     columns = tuple_(*key)
     if position.after:
@@ -143,9 +149,9 @@ def keyset_page(
     if start_before is None:
         return Page(items, None, older)
     newer_than = row_key(items[0], key) if items else start_before
-    ahead = _beyond(session, stmt, key, newer_than, ">", limit + 1)
-    newer = encode_cursor(newer_than) if ahead else None
-    return Page(items, newer, older, newer_is_first=ahead == limit)
+    newer_count = _beyond(session, stmt.where(*ahead), key, newer_than, ">", limit + 1)
+    newer = encode_cursor(newer_than) if newer_count else None
+    return Page(items, newer, older, newer_is_first=newer_count == limit)
 
 
 def older_than(key: Key, values: Sequence[KeyValue]) -> ColumnElement[bool]:

@@ -79,6 +79,24 @@ def test_pages_by_key_have_no_gaps_or_repeats_while_rows_change(db, store, now):
     assert back == current
 
 
+def test_scheduled_articles_are_neither_on_a_page_nor_ahead_of_it(db, store, now):
+    """A page further back is read by its cursor alone (which lies before now), yet the
+    articles ahead of it are counted among the visible ones only: scheduled ones make
+    neither items nor a "newer" link."""
+    category = store.category("Kinh tế")
+    store.articles("kinh-te", 3, now - timedelta(minutes=10))
+    store.article("kinh-te", "Hẹn giờ", published_at=now + timedelta(hours=1))
+    store.article("kinh-te", "Hẹn giờ sau", published_at=now + timedelta(hours=2))
+    with db.transaction() as session:
+        first = page_visible(session, now, Position(), 1, category.id)
+        second = page_visible(session, now, Position(before=first.older), 1, category.id)
+        assert second.newer_is_first  # exactly one visible article ahead: the first page
+        back = page_visible(session, now, Position(after=second.newer), 1, category.id)
+        assert [a.id for a in back.items] == [a.id for a in first.items]
+        assert back.newer is None
+        assert all(a.published_at <= now for a in (*first.items, *second.items))
+
+
 def test_a_forged_or_foreign_cursor_is_refused(client, store):
     store.category("Kinh tế")
     for path in ("/c/kinh-te?before=@@", "/c/kinh-te?after=MTIz", "/feeds/kinh-te.rss?before=x"):
