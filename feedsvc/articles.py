@@ -352,10 +352,10 @@ def _page(
     first, which walks only towards older ones: its pages go older, and "newer" leads back to
     the newest matches (an ``after`` cursor with a query is the newest page).
     """
-    if category_id is not None:
-        conditions = [*conditions, Article.category_id == category_id]
     published_by = [] if until is None else [Article.published_at <= until]
     if not query:
+        if category_id is not None:
+            conditions = [*conditions, Article.category_id == category_id]
         if _before_until(position, until):  # the cursor implies it: see _before_until
             page = stmt.where(*conditions)
             return keyset_page(session, page, ARTICLE_KEY, position, limit, ahead=published_by)
@@ -401,14 +401,14 @@ def position_of_page(
         return Position()
     before = (page - 1) * per_page
     visible = [Article.published_at <= now]
-    if category_id is not None:
-        visible.append(Article.category_id == category_id)
     if query:
         ids = newest_matching(session, search_words(query), visible, before, category_id, now)
         if len(ids) < before:
             return None
         last_before = session.execute(select(*ARTICLE_KEY).where(Article.id == ids[-1])).one()
     else:
+        if category_id is not None:
+            visible.append(Article.category_id == category_id)
         found = session.execute(
             select(*ARTICLE_KEY)
             .where(*visible)

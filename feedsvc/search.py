@@ -69,16 +69,20 @@ def newest_matching(
     category_id: int | None = None,
     until: datetime | None = None,
 ) -> list[int]:
-    """Ids of the newest ``limit`` articles holding the phrase ``words`` and meeting
-    ``conditions``, newest first.
+    """Ids of the newest ``limit`` articles holding the phrase ``words``, of the category
+    ``category_id`` (if given) and meeting ``conditions``, newest first.
 
-    ``category_id`` and ``until`` must also be among the conditions (``category_id ==``,
-    ``published_at <= until``); given here, they let the index skip what they exclude.
+    ``until`` must also be among the conditions (``published_at <= until``); given here, it
+    lets the index skip what it excludes. The category is not among them: SQLite's index
+    holds it (and a condition on it would let SQLite walk the category's date index testing
+    every row against the few ids found, 40 ms in a category of 300,000 articles, rather
+    than look the ids up).
     """
     if not words or limit <= 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _postgresql(session, words, conditions, limit)
+        in_category = [] if category_id is None else [Article.category_id == category_id]
+        return _postgresql(session, words, [*conditions, *in_category], limit)
     return _sqlite(session, words, conditions, limit, category_id, until)
 
 
