@@ -96,7 +96,7 @@ def test_hanging_subscribers_hold_only_their_own_slots(api, db, notify_settings)
 def test_a_subscriber_that_keeps_timing_out_is_paused_then_probed(api, client, db, notify_settings):
     settings = notify_settings.model_copy(
         update={
-            "delivery_timeout": 0.5,
+            "delivery_timeout": 1.5,  # short for the silent one; long enough for a busy machine
             "delivery_per_subscriber": 2,
             "breaker_timeouts": 3,
             "breaker_pause_seconds": 60,
