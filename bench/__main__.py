@@ -1,4 +1,6 @@
-"""`python -m bench [--quick] [--only serving|cold|ingest|notify|hostile|scale] [--database ...]`.
+"""`python -m bench [--quick] [--only NAME] [--database sqlite|postgresql]`.
+
+NAME: serving, cold, ingest, notify, hostile, scale or fanout (see docs/benchmarks.md).
 
 Prints each benchmark's table, writes the raw figures to bench/results/latest.json.
 Exit status: 0 all targets met, 1 a target missed, 2 a tool, server or valid config is missing,
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import BenchError, cold_build, hostile, ingest, notify, scale, serving, wrk
+from bench import BenchError, cold_build, fanout, hostile, ingest, notify, scale, serving, wrk
 from bench.databases import BACKENDS, RESULTS_DIR, Databases
 from bench.gunicorn import FEEDSVC_CONFIG
 from bench.report import machine, revision
@@ -27,6 +29,7 @@ MODULES: dict[str, Any] = {
     "notify": notify,
     "hostile": hostile,
     "scale": scale,
+    "fanout": fanout,
 }
 BENCHMARKS = tuple(MODULES)
 

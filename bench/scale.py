@@ -7,8 +7,9 @@ the connection pool), then times each measured request once. Non-feed requests a
 cached by feedsvc, so theirs is warmed up on the same URL. The figure per kind and size is the
 median over the rounds. Targets: every kind ≤ 100 ms at the large size, and large ≤ 2 × small.
 
-Also: peak RSS of the serving worker per size, and the 30-day fan-out simulation
-(``bench.fanout_sim``) when that module is present.
+Also: peak RSS of the serving worker per size, claims by several workers (PostgreSQL) and one
+worker's ingest (``bench.scale_workers``). The 30-day fan-out is its own benchmark
+(``bench.fanout``): it takes hours at full size.
 """
 
 import http.client
@@ -249,15 +250,6 @@ def _round(url: str, depths: Depths, token: str, label: str) -> dict[str, Any]:
     return {"ms": times, "vm_hwm_kib": peak[0], "load": os.getloadavg()}  # type: ignore[index]
 
 
-def _fanout(databases: Databases) -> dict[str, Any] | None:
-    try:
-        from bench.fanout_sim import simulate_fanout
-    except ImportError:
-        return None
-    result: dict[str, Any] = simulate_fanout(databases.fresh("fanout"))
-    return result
-
-
 def run(databases: Databases, quick: bool) -> dict[str, Any]:
     check_words()
     sizes, rounds = (QUICK_SIZES, 1) if quick else (SIZES, ROUNDS)
@@ -299,7 +291,6 @@ def run(databases: Databases, quick: bool) -> dict[str, Any]:
         "claims": claims(databases, quick) if databases.backend == "postgresql" else None,
         "ingest": ingest(databases, quick),
     }
-    fanout = _fanout(databases)
     return {
         "sizes": list(sizes),
         "rounds": rounds,
@@ -319,7 +310,6 @@ def run(databases: Databases, quick: bool) -> dict[str, Any]:
             for size in sizes
         },
         "workers": workers,
-        "fanout": fanout,
         "targets": {"large_ms": TARGET_MS, "ratio": TARGET_RATIO},
         "passed": all(row["passed"] for row in summary)
         and workers["ingest"]["passed"]
@@ -361,8 +351,6 @@ def print_report(result: dict[str, Any]) -> None:
     loads = [r["load"][0] for results in result["runs"].values() for r in results]
     print(f"  load average (1 min) during the rounds: {min(loads):.1f}–{max(loads):.1f}")
     _print_workers(result["workers"])
-    fanout = result["fanout"]
-    print(f"  fan-out simulation: {json.dumps(fanout) if fanout else 'not available'}")
 
 
 def _print_workers(workers: dict[str, Any]) -> None:

@@ -13,21 +13,23 @@ HTTP) is timed on the first ``sender_sample`` deliveries, to give its rate; the 
 written in bulk with one UPDATE a day (what the sender would have written, faster), since
 the sender's path at a million deliveries a day would take longer than the simulation.
 
-    python -m bench.fanout_sim [--database postgresql] [--days 30] [--webhooks 10000]
-        [--articles-per-day 100]
+``python -m bench --only fanout [--database postgresql]``: 30 days of 10,000 webhooks and
+100 articles a day (hours on 2 cores); ``--quick``: 6 days of 200 webhooks and 10 articles,
+deliveries kept 2 days. Target: after every day's sweep the tables hold at most the bound,
+and once the first kept days have passed they hold exactly that many days of fan-out.
 """
 
-import argparse
 import itertools
-import json
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from bench.databases import Databases
+from bench.report import table
 from feedsvc.articles import ArticleCreate, create_article
 from feedsvc.categories import create_category
 from feedsvc.db import Database, create_database
@@ -49,10 +51,12 @@ def simulate_fanout(
     articles_per_day: int = 100,
     *,
     sender_sample: int = 5_000,
+    progress: Callable[[dict[str, Any]], None] | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
     """Run the simulation on the (migrated, empty) store at ``database_url``; ``settings``
-    override feedsvc's (``keep_delivered_days``, ``housekeeping_batch_size``...)."""
+    override feedsvc's (``keep_delivered_days``, ``housekeeping_batch_size``...);
+    ``progress`` is given each day's line of the timeline as it ends."""
     config = load_settings(database_url=database_url, allow_private_urls=True, **settings)
     database = create_database(database_url)
     start = (utcnow() - days * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -62,7 +66,7 @@ def simulate_fanout(
         seconds = {"publish": 0.0, "announce": 0.0, "deliver": 0.0, "sweep": 0.0}
         for day in range(days):
             morning = start + day * DAY
-            clock = time.perf_counter()
+            clock = day_started = time.perf_counter()
             _publish(database, config, morning, articles_per_day, day)
             seconds["publish"] += time.perf_counter() - clock
             clock = time.perf_counter()
@@ -87,8 +91,11 @@ def simulate_fanout(
                     "payloads": payloads,
                     "removed_deliveries": removed["delivered"],
                     "removed_payloads": removed["payloads"],
+                    "seconds": round(time.perf_counter() - day_started, 1),
                 }
             )
+            if progress is not None:
+                progress(timeline[-1])
     finally:
         database.dispose()
     per_day = webhooks * articles_per_day
@@ -186,21 +193,56 @@ def _counts(database: Database) -> tuple[int, int]:
     return deliveries, payloads
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--webhooks", type=int, default=10_000)
-    parser.add_argument("--articles-per-day", type=int, default=100)
-    args = parser.parse_args()
-    databases = Databases(args.database)
-    try:
-        url = databases.fresh("fanout-sim")
-        result = simulate_fanout(url, args.days, args.webhooks, args.articles_per_day)
-    finally:
-        databases.close()
-    print(json.dumps(result, indent=1))
+FULL = {"days": 30, "webhooks": 10_000, "articles_per_day": 100}
+QUICK = {"days": 6, "webhooks": 200, "articles_per_day": 10, "keep_delivered_days": 2}
 
 
-if __name__ == "__main__":
-    main()
+def run(databases: Databases, quick: bool) -> dict[str, Any]:
+    def show(day: dict[str, Any]) -> None:
+        print(
+            f"  day {day['day']}: {day['deliveries']:,} deliveries, {day['payloads']:,} "
+            f"payloads after the sweep ({day['seconds']} s)",
+            flush=True,
+        )
+
+    result = simulate_fanout(databases.fresh("fanout"), **(QUICK if quick else FULL), progress=show)
+    keep, per_day = result["keep_delivered_days"], result["webhooks"] * result["articles_per_day"]
+    # after day d's sweep: exactly the last min(d, keep) days, nothing older, nothing missing
+    result["passed"] = all(
+        row["deliveries"] == min(row["day"], keep) * per_day
+        and row["payloads"] == min(row["day"], keep) * result["articles_per_day"]
+        for row in result["timeline"]
+    )
+    return result
+
+
+def print_report(result: dict[str, Any]) -> None:
+    keep = result["keep_delivered_days"]
+    print(
+        f"\nfan-out over {result['days']} days: {result['webhooks']:,} webhooks × "
+        f"{result['articles_per_day']} articles a day, deliveries kept {keep} days"
+    )
+    last = result["timeline"][-1]
+    verdict = "PASS" if result["passed"] else "FAIL"
+    print(
+        table(
+            ["table", "after day 1", f"after day {keep}", "last day", "peak", "bound", ""],
+            [
+                [
+                    name,
+                    f"{result['timeline'][0][name]:,}",
+                    f"{result['timeline'][min(keep, result['days']) - 1][name]:,}",
+                    f"{last[name]:,}",
+                    f"{result[f'peak_{name}']:,}",
+                    f"{result[f'bound_{name}']:,}",
+                    verdict,
+                ]
+                for name in ("deliveries", "payloads")
+            ],
+        )
+    )
+    seconds = ", ".join(f"{phase} {value:,.1f} s" for phase, value in result["seconds"].items())
+    print(
+        f"  time: {seconds}; longest sweep batch {result['longest_batch_seconds']} s; "
+        f"sender's path {result['sender_path_deliveries_per_second']:,} deliveries/s"
+    )
