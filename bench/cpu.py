@@ -37,6 +37,23 @@ def _named(name: str) -> dict[int, float]:
     return found
 
 
+def database_server_cpu(name: str) -> float:
+    """CPU seconds of every process named ``name`` (a database server's: "postgres") with
+    their reaped children's: a backend that exited is counted in the postmaster's cutime and
+    cstime, so the sum only grows over a window however its connections come and go."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != name:
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / TICK
+
+
 def machine_busy() -> float:
     """CPU seconds all cores spent in processes (user, nice, system) or stolen, since boot.
 

@@ -386,7 +386,9 @@ def _print_workers(workers: dict[str, Any]) -> None:
     print(
         f"  ingest: one worker, {ingested['sources']:,} due corpus sources: "
         f"{ingested['wall_seconds']} s wall, {ingested['cpu_seconds']} s CPU (worker + parser "
-        f"processes), ratio {ingested['ratio']} (target ≤ {ingested['target']}) {verdict}; "
+        f"processes) + {ingested['database_cpu_seconds']} s of the database server's, ratio "
+        f"{ingested['ratio']} (target ≤ {ingested['target']}) {verdict}; without the "
+        f"database server's CPU {ingested['ratio_without_database']}; "
         f"first to last fetch {ingested['first_to_last_fetch_seconds']} s; "
         f"worker peak RSS {ingested['worker_peak_rss_mib']} MiB"
     )

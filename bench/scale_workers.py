@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import event, func, select, update
 
 from bench import BenchError
-from bench.cpu import TICK
+from bench.cpu import TICK, database_server_cpu
 from bench.databases import Databases
 from bench.gunicorn import FEEDSVC_CONFIG, ROOT, _children, _status_kb
 from feedsvc.categories import create_category
@@ -276,11 +276,14 @@ def ingest(databases: Databases, quick: bool) -> dict[str, Any]:
     upstream = Upstream(shape["ports"], shape["sources"], "corpus")
     try:
         url = _store(databases, "scale-ingest", [upstream.url(n) for n in range(shape["sources"])])
+        server = "postgres" if databases.backend == "postgresql" else ""
+        database_before = database_server_cpu(server) if server else 0.0
         started = utcnow()
         workers = _start_workers(url, 1, "ingest")
         try:
             first, last = _wait_fetched(url, shape["sources"], workers)
             cpu = _tree_cpu(workers[0].pid)
+            database_cpu = (database_server_cpu(server) - database_before) if server else 0.0
             peak = _status_kb(workers[0].pid, "VmHWM") or 0
         finally:
             _stop(workers)
@@ -294,13 +297,18 @@ def ingest(databases: Databases, quick: bool) -> dict[str, Any]:
     if stored != shape["sources"] * ENTRIES or failed:
         raise BenchError(f"ingest stored {stored} articles with {failed} failed sources")
     wall = (last - started).total_seconds()
+    # SQLite's work (statements, triggers, the search index) runs in the worker and is in
+    # its CPU; PostgreSQL's runs in the server's processes, so theirs is added.
+    needed = cpu + database_cpu
     return {
         **shape,
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
-        "ratio": round(wall / cpu, 2),
+        "database_cpu_seconds": round(database_cpu, 1),
+        "ratio": round(wall / needed, 2),
+        "ratio_without_database": round(wall / cpu, 2),
         "first_to_last_fetch_seconds": round((last - first).total_seconds(), 1),
         "worker_peak_rss_mib": round(peak / 1024, 1),
         "target": INGEST_TARGET,
-        "passed": wall / cpu <= INGEST_TARGET,
+        "passed": wall / needed <= INGEST_TARGET,
     }

@@ -249,3 +249,26 @@ def test_the_pairs_are_in_the_index(db, api):
             )
         ).scalars()
         assert any("ix_articles_search_pairs" in line for line in plan)
+
+
+def test_a_category_keyword_feed_finds_its_own_visible_matches_however_rare(api, monkeypatch):
+    """On PostgreSQL a phrase with at most FEW matches anywhere is taken from the index and
+    the category and visibility are applied to those rows after; one with more, by the index
+    with them, or by walking the newest. Every way gives the category's visible matches."""
+    monkeypatch.setattr(search, "FEW", 3)
+    monkeypatch.setattr(search, "RECENT_WALK", 2)
+    publish(api, "Thi đua sớm", published_at="2026-01-10T08:00:00+07:00")
+    publish(api, "Thi đua hẹn giờ", published_at="2099-01-10T08:00:00+07:00")  # scheduled
+    publish(api, "Thi đua kinh tế", category="kinh-te", published_at="2026-01-10T09:00:00+07:00")
+
+    def entries(path: str) -> list[str]:
+        return [e.title for e in feedparser.parse(api.get(path).data).entries]
+
+    assert entries("/feeds/thoi-su.rss?q=thi+dua") == ["Thi đua sớm"]  # 3 anywhere: few
+    assert entries("/feeds/kinh-te.rss?q=thi+dua") == ["Thi đua kinh tế"]
+    for n in range(6):  # "khen thưởng": more than FEW anywhere, one in thoi-su
+        publish(api, f"Khen thưởng {n}", category="kinh-te", published_at="2026-01-11T08:00:00Z")
+    publish(api, "Khen thưởng thời sự", published_at="2026-01-09T08:00:00+07:00")
+    publish(api, "Khen thưởng hẹn giờ", published_at="2099-01-09T08:00:00+07:00")
+    assert entries("/feeds/thoi-su.rss?q=khen+thuong") == ["Khen thưởng thời sự"]
+    assert len(entries("/feeds/kinh-te.rss?q=khen+thuong")) == 6
