@@ -346,7 +346,7 @@ def _page(
     until: datetime | None,
 ) -> Page[Article]:
     """A page of ``stmt``'s articles meeting ``conditions``, of one category (if given),
-    newest first; ``until``: the conditions keep nothing published after it.
+    newest first; ``until``: nothing published after it is listed (this adds that bound).
 
     A keyword query takes its matches from the search index (``feedsvc.search``), newest
     first, which walks only towards older ones: its pages go older, and "newer" leads back to
@@ -361,7 +361,7 @@ def _page(
             return keyset_page(session, page, ARTICLE_KEY, position, limit, ahead=published_by)
         page = stmt.where(*conditions, *published_by)
         return keyset_page(session, page, ARTICLE_KEY, position, limit)
-    conditions += published_by
+    conditions = [*conditions, *published_by]
     start = None
     if position.before:
         start = decode_cursor(position.before, ARTICLE_KEY, position.before_field)
