@@ -23,20 +23,6 @@ def process_cpu(pids: list[int]) -> float:
     return total / TICK
 
 
-def _named(name: str) -> dict[int, float]:
-    """CPU seconds of every process whose command name is ``name``, by pid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            if comm == name:
-                found[int(entry.name)] = process_cpu([int(entry.name)])
-    return found
-
-
 def database_server_cpu(name: str) -> float:
     """CPU seconds of every process named ``name`` (a database server's: "postgres") with
     their reaped children's: a backend that exited is counted in the postmaster's cutime and
@@ -83,7 +69,7 @@ class CpuWindow:
 
     def __post_init__(self) -> None:
         self._wall = time.monotonic()
-        self._database = _named(self.database) if self.database else {}
+        self._database = database_server_cpu(self.database) if self.database else 0.0
         self._each = [process_cpu([pid]) for pid in self.server_pids]
         self._busy = machine_busy()
         self._children = _children_cpu()
@@ -97,8 +83,7 @@ class CpuWindow:
         server = sum(each)
         client = _children_cpu() - self._children
         busy = machine_busy() - self._busy
-        now = _named(self.database) if self.database else {}
-        database = sum(max(cpu - self._database.get(pid, 0.0), 0.0) for pid, cpu in now.items())
+        database = database_server_cpu(self.database) - self._database if self.database else 0.0
         per_request = 1e6 / requests if requests else 0.0
         return {
             "server_cpu_us_per_request": round(server * per_request, 1),
