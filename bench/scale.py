@@ -34,6 +34,7 @@ from bench.scale_store import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     APART_PHRASE,
+    COMMON_PHRASE,
     COMMON_WORD,
     RARE_ARTICLES,
     RARE_WORD,
@@ -98,6 +99,12 @@ KINDS = (
         FEED_PAGE_ITEMS,
     ),
     Kind(
+        "keyword feed, common phrase",
+        _same(f"/feeds/all.rss?q={quote(COMMON_PHRASE)}"),
+        _same(f"/feeds/{OTHER}.rss?q={quote(COMMON_PHRASE)}"),
+        FEED_PAGE_ITEMS,
+    ),
+    Kind(
         "keyword feed, word found nowhere",
         _same(f"/feeds/all.rss?q={ABSENT_WORD}"),
         _same(f"/feeds/{OTHER}.rss?q={COMMON_WORD}"),
@@ -114,6 +121,12 @@ KINDS = (
         _same(f"/feeds/{CAT}.rss?q={RARE_WORD}"),
         _same(f"/feeds/{OTHER}.rss?q={COMMON_WORD}"),
         RARE_ARTICLES,
+    ),
+    Kind(
+        "category keyword feed, common phrase",
+        _same(f"/feeds/{CAT}.rss?q={quote(COMMON_PHRASE)}"),
+        _same(f"/feeds/{OTHER}.rss?q={quote(COMMON_PHRASE)}"),
+        FEED_PAGE_ITEMS,
     ),
     Kind("category feed", _same(f"/feeds/{CAT}.rss"), _same(f"/feeds/{OTHER}.rss")),
     Kind(

@@ -66,9 +66,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# The search index (migrations 0021, 0022, feedsvc.search) is no model: an FTS5 table with
-# triggers on SQLite; on PostgreSQL a generated tsvector column with a GIN index, and a GIN
-# index on an expression (the pairs of words).
+# The search index (migrations 0021, 0022, 0025, feedsvc.search) is no model: an FTS5 table
+# with triggers on SQLite; on PostgreSQL a generated tsvector column with a GIN index (with
+# the category), and a GIN index on an expression (the pairs of words).
 SEARCH_INDEX_NAMES = frozenset({"search_vector", "ix_articles_search", "ix_articles_search_pairs"})
 
 

@@ -16,11 +16,13 @@ words that are never neighbours find no candidate to check. The indexes:
   ``second`` the Unix time clamped to 32 bits), so FTS5 walks a phrase's matches from the
   newest and stops at the page's size; only articles of the same second can be out of order
   there, and each batch is completed to a whole second and sorted exactly by the articles.
-- PostgreSQL: the GIN index on ``articles.search_vector``. A rare phrase or one that occurs
-  nowhere is answered by the index (at most ``FEW`` matches, sorted); a common one is found
-  fastest by walking the newest articles (the date index) and testing each: the newest
-  ``RECENT_WALK`` are tried, and the index answers for the older ones only if they held
-  fewer than the page's size.
+- PostgreSQL: the GIN index on ``(articles.category_id, articles.search_vector)`` (migration
+  0025) and the one on the pairs (0022). The indexes are asked for the words and the pairs
+  (plain ANDs: GIN answers them without rechecking rows) and the phrase is tested on each
+  candidate's stored vector. A rare phrase or one that occurs nowhere is answered by the
+  indexes (at most ``FEW`` candidates, sorted); a common one is found fastest by walking the
+  newest articles (the date index) and testing each: the newest ``RECENT_WALK`` are tried,
+  and the indexes answer for the older ones only if they held fewer than the page's size.
 """
 
 import math
@@ -148,17 +150,18 @@ def _postgresql(
     session: Session, words: Sequence[str], conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> list[int]:
     simple: ColumnElement[str] = literal_column("'simple'::regconfig")
-    phrase: ColumnElement[bool] = literal_column("articles.search_vector").op("@@")(
-        func.phraseto_tsquery(simple, " ".join(words))
-    )
-    # The index looks up the phrase and its pairs (which narrow the candidates); a walk of
-    # the newest articles tests the phrase alone (their pairs would be computed row by row).
-    matches = phrase
+    vector: ColumnElement[str] = literal_column("articles.search_vector")
+    phrase = vector.op("@@")(func.phraseto_tsquery(simple, " ".join(words)))
+    # The index is asked for the words and the pairs of neighbouring words: plain ANDs, which
+    # GIN answers without a recheck of the rows (a phrase would have every row found
+    # rechecked, its pairs' expression computed again, 1-2 ms a row). The phrase is then
+    # tested on each row found, against its stored vector.
+    candidates: ColumnElement[bool] = vector.op("@@")(func.plainto_tsquery(simple, " ".join(words)))
     if len(words) > 1:
         pairs = func.plainto_tsquery(simple, search_pairs(" ".join(words)))
-        matches = and_(phrase, literal_column(PG_PAIRS).op("@@")(pairs))
+        candidates = and_(candidates, literal_column(PG_PAIRS).op("@@")(pairs))
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
-    few = _by_index(session, newest.where(matches), limit, FEW + 1)
+    few = _by_index(session, newest.where(candidates), phrase, limit, FEW + 1)
     if few is not None:
         return few
     recent = newest.add_columns(phrase.label("hit")).limit(RECENT_WALK).subquery()
@@ -175,26 +178,40 @@ def _postgresql(
     if last is None:  # the walk saw every article that meets the conditions
         return found
     older = tuple_(Article.published_at, Article.id) < tuple_(last.published_at, last.id)
-    return found + (_by_index(session, newest.where(matches, older), limit - len(found)) or [])
+    rest = _by_index(session, newest.where(candidates, older), phrase, limit - len(found))
+    return found + (rest or [])
 
 
 def _by_index(
-    session: Session, matching: Select[int, datetime], limit: int, cap: int | None = None
+    session: Session,
+    candidates: Select[int, datetime],
+    phrase: ColumnElement[bool],
+    limit: int,
+    cap: int | None = None,
 ) -> list[int] | None:
-    """The newest ``limit`` of the matches, found by the GIN index; None if more than ``cap``
-    match.
+    """The newest ``limit`` of the ``candidates`` that hold the ``phrase``, the candidates
+    found by the GIN index; None if there are ``cap`` candidates or more.
 
-    The matches are a materialised set read with sequential scans off: else the planner, which
-    guesses a phrase's frequency from its words', may walk the date index or the table and
-    test every article — all of them when the phrase occurs nowhere.
+    The candidates are a materialised set read with sequential scans off: else the planner,
+    which guesses a phrase's frequency from its words', may walk the date index or the table
+    and test every article — all of them when the phrase occurs nowhere.
     """
-    every = matching.order_by(None).limit(cap).cte("matches").prefix_with("MATERIALIZED")
-    counted = select(every.c.id, func.count().over().label("matches"))
-    stmt = counted.order_by(every.c.published_at.desc(), every.c.id.desc()).limit(limit)
+    every = (
+        candidates.add_columns(phrase.label("hit"))
+        .order_by(None)
+        .limit(cap)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    stmt = (
+        select(every.c.id, every.c.hit, func.count().over().label("candidates"))
+        .order_by(every.c.hit.desc(), every.c.published_at.desc(), every.c.id.desc())
+        .limit(limit)
+    )
     setting = session.scalar(text("SELECT current_setting('enable_seqscan')"))
     session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
     rows = session.execute(stmt).all()
     session.execute(text("SELECT set_config('enable_seqscan', :on, true)"), {"on": setting})
-    if cap is not None and rows and rows[0].matches >= cap:
+    if cap is not None and rows and rows[0].candidates >= cap:
         return None
-    return [row.id for row in rows]
+    return [row.id for row in rows if row.hit]
