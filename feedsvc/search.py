@@ -26,7 +26,8 @@ words that are never neighbours find no candidate to check. The indexes:
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, text, tuple_
@@ -41,11 +42,20 @@ ID_MASK = (1 << ID_BITS) - 1
 LAST_SECOND = (1 << 32) - 1
 # SQLite: the most FTS matches read at once when the filters outside FTS drop many.
 MAX_BATCH = 10_000
-# PostgreSQL: how many of the newest articles (of the category, if any) are tested one by
-# one before the GIN index is asked. A phrase in 1 % of the articles fills a page of 20 there.
+# PostgreSQL: how many of the newest articles (of the category, if any) are tested first; a
+# phrase in a tenth of them fills a page of 20, and one in none of them is likely rare.
+FIRST_WALK = 200
+# PostgreSQL: how many of the newest articles are tested before the GIN indexes are asked
+# for older matches, when the first walk found some but not a page. A phrase in 1 % of the
+# articles fills a page of 20 there.
 RECENT_WALK = 2_000
-# PostgreSQL: a phrase with at most this many matches is answered by the GIN index alone.
+# PostgreSQL: a phrase the first walk did not find, with at most this many candidates, is
+# answered by the GIN indexes alone.
 FEW = 100
+# PostgreSQL: memory for a GIN lookup's bitmap of candidates. The default (4 MB) goes lossy
+# past about 65,000 pages of articles, and every row of a lossy page is tested again
+# against the lookup's conditions, the pairs expression included (1-2 ms a row).
+LOOKUP_WORK_MEM = "32MB"
 
 _NEWEST = (Article.published_at.desc(), Article.id.desc())
 _FTS_PAGE = text(
@@ -161,17 +171,14 @@ def _postgresql(
         pairs = func.plainto_tsquery(simple, search_pairs(" ".join(words)))
         candidates = and_(candidates, literal_column(PG_PAIRS).op("@@")(pairs))
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
-    few = _by_index(session, newest.where(candidates), phrase, limit, FEW + 1)
-    if few is not None:
-        return few
-    recent = newest.add_columns(phrase.label("hit")).limit(RECENT_WALK).subquery()
-    walked = (
-        select(recent.c.id)
-        .where(recent.c.hit)
-        .order_by(recent.c.published_at.desc(), recent.c.id.desc())
-        .limit(limit)
-    )
-    found = list(session.scalars(walked))
+    found = _walk(session, newest, phrase, limit, FIRST_WALK)
+    if len(found) == limit:
+        return found
+    if not found:
+        few = _by_index(session, newest.where(candidates), phrase, limit, FEW + 1)
+        if few is not None:
+            return few
+    found = _walk(session, newest, phrase, limit, RECENT_WALK)
     if len(found) == limit:
         return found
     last = session.execute(newest.offset(RECENT_WALK - 1).limit(1)).first()
@@ -180,6 +187,25 @@ def _postgresql(
     older = tuple_(Article.published_at, Article.id) < tuple_(last.published_at, last.id)
     rest = _by_index(session, newest.where(candidates, older), phrase, limit - len(found))
     return found + (rest or [])
+
+
+def _walk(
+    session: Session,
+    newest: Select[int, datetime],
+    phrase: ColumnElement[bool],
+    limit: int,
+    length: int,
+) -> list[int]:
+    """The newest ``limit`` articles holding the ``phrase`` among the newest ``length`` of
+    ``newest`` (the date index, each tested against its stored vector)."""
+    recent = newest.add_columns(phrase.label("hit")).limit(length).subquery()
+    walked = (
+        select(recent.c.id)
+        .where(recent.c.hit)
+        .order_by(recent.c.published_at.desc(), recent.c.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(walked))
 
 
 def _by_index(
@@ -192,9 +218,10 @@ def _by_index(
     """The newest ``limit`` of the ``candidates`` that hold the ``phrase``, the candidates
     found by the GIN index; None if there are ``cap`` candidates or more.
 
-    The candidates are a materialised set read with sequential scans off: else the planner,
-    which guesses a phrase's frequency from its words', may walk the date index or the table
-    and test every article — all of them when the phrase occurs nowhere.
+    The candidates are a materialised set read by bitmap scans only (sequential and plain
+    index scans off): else the planner, which guesses a phrase's frequency from its words',
+    may walk the date index or the table and compute every article's pairs — all of them
+    when the phrase occurs nowhere.
     """
     every = (
         candidates.add_columns(phrase.label("hit"))
@@ -208,10 +235,21 @@ def _by_index(
         .order_by(every.c.hit.desc(), every.c.published_at.desc(), every.c.id.desc())
         .limit(limit)
     )
-    setting = session.scalar(text("SELECT current_setting('enable_seqscan')"))
-    session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
-    rows = session.execute(stmt).all()
-    session.execute(text("SELECT set_config('enable_seqscan', :on, true)"), {"on": setting})
+    with _settings(session, enable_seqscan="off", enable_indexscan="off", work_mem=LOOKUP_WORK_MEM):
+        rows = session.execute(stmt).all()
     if cap is not None and rows and rows[0].candidates >= cap:
         return None
     return [row.id for row in rows if row.hit]
+
+
+@contextmanager
+def _settings(session: Session, **values: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements run inside, then back to what they were (in
+    the transaction: ``set_config(..., true)``); one round trip each way."""
+    names = {f"n{i}": name for i, name in enumerate(values)}
+    read = ", ".join(f"current_setting(:{key})" for key in names)
+    write = "SELECT " + ", ".join(f"set_config(:{key}, :v{key[1:]}, true)" for key in names)
+    before = session.execute(text(f"SELECT {read}"), names).one()
+    session.execute(text(write), {**names, **{f"v{i}": v for i, v in enumerate(values.values())}})
+    yield
+    session.execute(text(write), {**names, **{f"v{i}": v for i, v in enumerate(before)}})

@@ -192,9 +192,10 @@ def test_keyword_feeds_and_admin_search(api, titles, client, app):
 
 
 def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now, monkeypatch):
-    """Every way to the matches (on PostgreSQL: the index for few, the walk of the newest,
-    the index for the older ones) gives the same pages; small limits make a few articles
-    enough."""
+    """Every way to the matches (on PostgreSQL: the first walk of the newest, the index for
+    few, the longer walk, the index for the older ones) gives the same pages; small limits
+    make a few articles enough."""
+    monkeypatch.setattr(search, "FIRST_WALK", 2)
     monkeypatch.setattr(search, "FEW", 3)
     monkeypatch.setattr(search, "RECENT_WALK", 6)
     titles = []
@@ -209,6 +210,9 @@ def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now,
             assert [a.title for a in page] == matching[:limit]
         assert [a.title for a in visible_matching(session, now, 5, "tin")] == titles[8:13]
         assert visible_matching(session, now, 5, "tin thi") == []
+        assert [a.title for a in visible_matching(session, now, 5, "thi dua 25")] == [
+            "Thi đua 25"
+        ]
 
 
 def test_every_run_of_neighbouring_words_is_a_phrase_and_nothing_else(api):
@@ -237,7 +241,8 @@ def test_a_phrase_is_more_than_its_pairs(api, monkeypatch):
     publish(api, title)
     assert found(api, "mot hai ba") == []
     assert found(api, "mot hai hai ba") == [title]
-    monkeypatch.setattr(search, "FEW", 0)  # PostgreSQL: the walk, then the index for the rest
+    monkeypatch.setattr(search, "FIRST_WALK", 1)  # PostgreSQL: the walks, then the index
+    monkeypatch.setattr(search, "FEW", 0)
     monkeypatch.setattr(search, "RECENT_WALK", 1)
     publish(api, "Một hai ba", published_at="2020-01-01T00:00:00Z")
     publish(api, "Tin khác")
@@ -291,9 +296,10 @@ def test_the_pairs_are_in_the_index(db, api):
 
 
 def test_a_category_keyword_feed_finds_its_own_visible_matches_however_rare(api, monkeypatch):
-    """On PostgreSQL a phrase with at most FEW matches anywhere is taken from the index and
-    the category and visibility are applied to those rows after; one with more, by the index
-    with them, or by walking the newest. Every way gives the category's visible matches."""
+    """On PostgreSQL a phrase the first walk of the category's newest misses is looked up in
+    the index with the category and visibility (if at most FEW candidates), else walked
+    further and looked up older. Every way gives the category's visible matches."""
+    monkeypatch.setattr(search, "FIRST_WALK", 1)
     monkeypatch.setattr(search, "FEW", 3)
     monkeypatch.setattr(search, "RECENT_WALK", 2)
     publish(api, "Thi đua sớm", published_at="2026-01-10T08:00:00+07:00")
