@@ -19,10 +19,12 @@ words that are never neighbours find no candidate to check. The indexes:
 - PostgreSQL: the GIN index on ``(articles.category_id, articles.search_vector)`` (migration
   0025) and the one on the pairs (0022). The indexes are asked for the words and the pairs
   (plain ANDs: GIN answers them without rechecking rows) and the phrase is tested on each
-  candidate's stored vector. A rare phrase or one that occurs nowhere is answered by the
-  indexes (at most ``FEW`` candidates, sorted); a common one is found fastest by walking the
-  newest articles (the date index) and testing each: the newest ``RECENT_WALK`` are tried,
-  and the indexes answer for the older ones only if they held fewer than the page's size.
+  candidate's stored vector. A lookup costs what its matches weigh, so the newest come
+  first: the newest ``FIRST_WALK`` articles (the date index) are tested one by one, which
+  fills a page of a common phrase; a phrase none of them held is likely rare and answered
+  by the indexes (at most ``FEW`` candidates, sorted); otherwise the newest ``RECENT_WALK``
+  are tested, and the indexes answer for the older ones only if they held fewer than the
+  page's size.
 """
 
 import math
