@@ -210,9 +210,7 @@ def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now,
             assert [a.title for a in page] == matching[:limit]
         assert [a.title for a in visible_matching(session, now, 5, "tin")] == titles[8:13]
         assert visible_matching(session, now, 5, "tin thi") == []
-        assert [a.title for a in visible_matching(session, now, 5, "thi dua 25")] == [
-            "Thi đua 25"
-        ]
+        assert [a.title for a in visible_matching(session, now, 5, "thi dua 25")] == ["Thi đua 25"]
 
 
 def test_every_run_of_neighbouring_words_is_a_phrase_and_nothing_else(api):
