@@ -36,6 +36,7 @@ from bench.scale_store import (
     APART_PHRASE,
     COMMON_PHRASE,
     COMMON_WORD,
+    MIDDLING_PHRASE,
     RARE_ARTICLES,
     RARE_WORD,
     ScaleStores,
@@ -164,6 +165,11 @@ KINDS = (
         "admin article search, rare word",
         _same(f"/admin/articles/?q={RARE_WORD}"),
         _same(f"/admin/articles/?q={COMMON_WORD}"),
+    ),
+    Kind(
+        "admin article search, middling phrase",
+        _same(f"/admin/articles/?q={quote(MIDDLING_PHRASE)}"),
+        _same(f"/admin/articles/?q={quote(COMMON_PHRASE)}"),
     ),
 )
 

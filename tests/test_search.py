@@ -191,16 +191,22 @@ def test_keyword_feeds_and_admin_search(api, titles, client, app):
     assert empty.entries == []
 
 
-def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now, monkeypatch):
+@pytest.mark.parametrize("open_window", [1_000, 10])
+def test_common_phrases_are_walked_newest_first_and_then_looked_up(
+    api, db, now, monkeypatch, open_window
+):
     """Every way to the matches (on PostgreSQL: the first walk of the newest, the index for
-    few, the longer walk, the index for the older ones) gives the same pages; small limits
-    make a few articles enough."""
+    few, the longer walk, the index for the older ones in windows of the date index, the
+    rest of the store in one) gives the same pages; small limits make a few articles
+    enough."""
     monkeypatch.setattr(search, "FIRST_WALK", 2)
     monkeypatch.setattr(search, "FEW", 3)
     monkeypatch.setattr(search, "RECENT_WALK", 6)
+    monkeypatch.setattr(search, "OPEN_WINDOW", open_window)
     titles = []
     for n in range(30):  # matches among the newest, none in the middle, some among the oldest
         title = f"Thi đua {n}" if n < 8 or n >= 24 else f"Tin {n}"
+        title += " khen thưởng" if n % 7 == 3 else ""  # a few, spread out
         publish(api, title, published_at=f"2026-01-10T10:{59 - n:02d}:00+07:00")
         titles.append(title)
     matching = [t for t in titles if t.startswith("Thi")]
@@ -209,6 +215,10 @@ def test_common_phrases_are_walked_newest_first_and_then_looked_up(api, db, now,
             page = visible_matching(session, now, limit, "thi dua")
             assert [a.title for a in page] == matching[:limit]
         assert [a.title for a in visible_matching(session, now, 5, "tin")] == titles[8:13]
+        spread = [t for t in titles if t.endswith("khen thưởng")]
+        for limit in (1, 2, 3, 4, 5):
+            page = visible_matching(session, now, limit, "khen thuong")
+            assert [a.title for a in page] == spread[:limit]
         assert visible_matching(session, now, 5, "tin thi") == []
         assert [a.title for a in visible_matching(session, now, 5, "thi dua 25")] == ["Thi đua 25"]
 
@@ -241,8 +251,9 @@ def test_a_phrase_is_more_than_its_pairs(api, monkeypatch):
     assert found(api, "mot hai hai ba") == [title]
     monkeypatch.setattr(search, "FIRST_WALK", 1)  # PostgreSQL: the walks, then the index
     monkeypatch.setattr(search, "FEW", 0)
-    monkeypatch.setattr(search, "RECENT_WALK", 1)
+    monkeypatch.setattr(search, "RECENT_WALK", 2)
     publish(api, "Một hai ba", published_at="2020-01-01T00:00:00Z")
+    publish(api, title, published_at="2019-01-01T00:00:00Z")  # for the index to drop
     publish(api, "Tin khác")
     assert found(api, "mot hai ba") == ["Một hai ba"]
 
