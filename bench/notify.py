@@ -187,7 +187,7 @@ def run(databases: Databases, quick: bool) -> dict[str, Any]:
     total = hooks + mails
     receivers = Receivers()
     replay: Replay | None = None
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     try:
         for n in range(ROUNDS):
             url = make_store(databases, receivers, hooks, mails)

@@ -40,7 +40,8 @@ def _mark_rare_rows(url: str) -> None:
                 .order_by(Article.id)
                 .limit(RARE_ROWS)
             ).all()
-            if RARE not in session.scalar(select(Article.search_text).where(Article.id == ids[0])):
+            first = session.scalar(select(Article.search_text).where(Article.id == ids[0])) or ""
+            if RARE not in first:
                 session.execute(
                     update(Article)
                     .where(Article.id.in_(ids))
