@@ -22,9 +22,9 @@ words that are never neighbours find no candidate to check. The indexes:
   candidate's stored vector. A lookup costs what its matches weigh, so the newest come
   first: the newest ``FIRST_WALK`` articles (the date index) are tested one by one, which
   fills a page of a common phrase; a phrase none of them held is likely rare and answered
-  by the indexes (at most ``FEW`` candidates, sorted); otherwise the walk goes on to the
-  newest ``RECENT_WALK``, and if they held fewer than the page's size the indexes answer
-  for the older ones, window by window of the date index, each window sized by the
+  by the indexes (at most ``FEW`` candidates, sorted). A phrase common in the first walk
+  (``WALK_ON``) is walked on to the newest ``RECENT_WALK``; for the older matches of any
+  other, the indexes answer window by window of the date index, each window sized by the
   frequency seen so far (``_by_windows``).
 """
 
@@ -59,9 +59,10 @@ MAX_BATCH = 10_000
 # PostgreSQL: how many of the newest articles (of the category, if any) are tested first; a
 # phrase in a tenth of them fills a page of 20, and one in none of them is likely rare.
 FIRST_WALK = 200
-# PostgreSQL: how many of the newest articles are tested before the GIN indexes are asked
-# for older matches, when the first walk found some but not a page. A phrase in 1 % of the
-# articles fills a page of 20 there.
+# PostgreSQL: a first walk that found at least this many (a phrase in 5 % of the articles)
+# but not a page goes on testing the newest RECENT_WALK, which costs less than a GIN lookup
+# of a phrase that common (its entries are many); one that found fewer asks the indexes.
+WALK_ON = 10
 RECENT_WALK = 2_000
 # PostgreSQL: the largest window of the date index the GIN indexes are asked in at once for
 # older matches; a phrase that needs a larger one is rare enough (a few in 50,000) for the
@@ -113,7 +114,7 @@ def newest_matching(
         return []
     if session.get_bind().dialect.name == "postgresql":
         in_category = [] if category_id is None else [Article.category_id == category_id]
-        return _postgresql(session, words, [*conditions, *in_category], limit)
+        return _postgresql(session, words, [*conditions, *in_category], limit, bool(in_category))
     return _sqlite(session, words, conditions, limit, category_id, until)
 
 
@@ -176,19 +177,29 @@ PG_PAIRS = (
 
 
 def _postgresql(
-    session: Session, words: Sequence[str], conditions: Sequence[ColumnElement[bool]], limit: int
+    session: Session,
+    words: Sequence[str],
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    in_category: bool,
 ) -> list[int]:
     simple: ColumnElement[str] = literal_column("'simple'::regconfig")
     vector: ColumnElement[str] = literal_column("articles.search_vector")
     phrase = vector.op("@@")(func.phraseto_tsquery(simple, " ".join(words)))
-    # The index is asked for the words and the pairs of neighbouring words: plain ANDs, which
+    # The indexes are asked for plain ANDs of words or of pairs of neighbouring words, which
     # GIN answers without a recheck of the rows (a phrase would have every row found
-    # rechecked, its pairs' expression computed again, 1-2 ms a row). The phrase is then
-    # tested on each row found, against its stored vector.
-    candidates: ColumnElement[bool] = vector.op("@@")(func.plainto_tsquery(simple, " ".join(words)))
+    # rechecked, its pairs' expression computed again, 1-2 ms a row); the phrase is then
+    # tested on each row found, against its stored vector. A phrase's pairs imply its
+    # words, whose entries are many more (34 ms to read "tieu" and "kinh" at a million
+    # articles, against 2 ms for "tieu0kinh"): the words' index is asked only for a single
+    # word, or for the category it also holds.
+    words_in: ColumnElement[bool] = vector.op("@@")(func.plainto_tsquery(simple, " ".join(words)))
+    candidates = words_in
     if len(words) > 1:
         pairs = func.plainto_tsquery(simple, search_pairs(" ".join(words)))
-        candidates = and_(candidates, literal_column(PG_PAIRS).op("@@")(pairs))
+        candidates = literal_column(PG_PAIRS).op("@@")(pairs)
+        if in_category:
+            candidates = and_(words_in, candidates)
     newest = select(Article.id, Article.published_at).where(*conditions).order_by(*_NEWEST)
     found = _walk(session, newest, phrase, limit, FIRST_WALK)
     end = _end(session, newest, FIRST_WALK, found, limit)
@@ -199,14 +210,16 @@ def _postgresql(
         few, count = _by_index(session, rarer, phrase, limit, cap=FEW + 1)
         if count <= FEW:
             return few
-    further = newest.where(_older(end))
-    found += _walk(session, further, phrase, limit - len(found), RECENT_WALK - FIRST_WALK)
-    end = _end(session, further, RECENT_WALK - FIRST_WALK, found, limit)
-    if end is None:
-        return found
-    return found + _by_windows(
-        session, newest, end, candidates, phrase, limit - len(found), len(found)
-    )
+    seen = FIRST_WALK
+    if len(found) >= WALK_ON:
+        further = newest.where(_older(end))
+        found += _walk(session, further, phrase, limit - len(found), RECENT_WALK - FIRST_WALK)
+        end = _end(session, further, RECENT_WALK - FIRST_WALK, found, limit)
+        if end is None:
+            return found
+        seen = RECENT_WALK
+    needed = limit - len(found)
+    return found + _by_windows(session, newest, end, candidates, phrase, needed, seen, len(found))
 
 
 def _older(row: Row[int, datetime]) -> ColumnElement[bool]:
@@ -251,27 +264,31 @@ def _by_windows(
     candidates: ColumnElement[bool],
     phrase: ColumnElement[bool],
     limit: int,
+    seen: int,
     hits: int,
 ) -> list[int]:
     """The newest ``limit`` articles of ``newest`` older than ``end`` holding the
-    ``phrase`` (``hits`` were found among the ``RECENT_WALK`` rows up to ``end``), from the
-    GIN indexes in windows of the date index going back.
+    ``phrase`` (``hits`` were found among the ``seen`` rows up to ``end``), from the GIN
+    indexes in windows of the date index going back.
 
     Each window is ANDed with the indexes' candidates in one bitmap, so only its own
     candidates are read, not every older one (a phrase in 2 % of a million articles has
     20,000). It is sized by the frequency seen so far to hold about twice the matches
-    still needed, at least twice the last one and at most the rows seen so far (a phrase
-    common long ago may be missing from the newest). Once a window would be
+    still needed and at least twice the last one; while none has been seen (a phrase
+    common long ago may be missing from the newest), three times the rows seen so far and
+    at least ``RECENT_WALK``: each window also reads the phrase's entries in the index, so
+    few windows are better than small ones. Once a window would be
     ``OPEN_WINDOW`` rows or more, the phrase is rare enough for the rest of the store to
     be one window.
     """
     found: list[int] = []
-    seen, span = RECENT_WALK, 0
+    span = 0
     bound: Row[int, datetime] | None = end
     while bound is not None and len(found) < limit:
         older = newest.where(_older(bound))
         needed = limit - len(found)
-        span = min(max(2 * span, math.ceil(2 * needed * seen / max(hits, 1))), seen)
+        guess = math.ceil(2 * needed * seen / hits) if hits else max(3 * seen, RECENT_WALK)
+        span = max(2 * span, guess)
         bound = None
         if span < OPEN_WINDOW:
             bound = session.execute(older.offset(span - 1).limit(1)).first()

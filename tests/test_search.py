@@ -191,16 +191,17 @@ def test_keyword_feeds_and_admin_search(api, titles, client, app):
     assert empty.entries == []
 
 
-@pytest.mark.parametrize("open_window", [1_000, 10])
+@pytest.mark.parametrize(("walk_on", "open_window"), [(1, 1_000), (1, 10), (3, 1_000)])
 def test_common_phrases_are_walked_newest_first_and_then_looked_up(
-    api, db, now, monkeypatch, open_window
+    api, db, now, monkeypatch, walk_on, open_window
 ):
     """Every way to the matches (on PostgreSQL: the first walk of the newest, the index for
-    few, the longer walk, the index for the older ones in windows of the date index, the
-    rest of the store in one) gives the same pages; small limits make a few articles
-    enough."""
+    few, the longer walk or none, the index for the older ones in windows of the date
+    index, the rest of the store in one) gives the same pages; small limits make a few
+    articles enough."""
     monkeypatch.setattr(search, "FIRST_WALK", 2)
     monkeypatch.setattr(search, "FEW", 3)
+    monkeypatch.setattr(search, "WALK_ON", walk_on)
     monkeypatch.setattr(search, "RECENT_WALK", 6)
     monkeypatch.setattr(search, "OPEN_WINDOW", open_window)
     titles = []
@@ -251,6 +252,7 @@ def test_a_phrase_is_more_than_its_pairs(api, monkeypatch):
     assert found(api, "mot hai hai ba") == [title]
     monkeypatch.setattr(search, "FIRST_WALK", 1)  # PostgreSQL: the walks, then the index
     monkeypatch.setattr(search, "FEW", 0)
+    monkeypatch.setattr(search, "WALK_ON", 1)
     monkeypatch.setattr(search, "RECENT_WALK", 2)
     publish(api, "Một hai ba", published_at="2020-01-01T00:00:00Z")
     publish(api, title, published_at="2019-01-01T00:00:00Z")  # for the index to drop
@@ -310,6 +312,7 @@ def test_a_category_keyword_feed_finds_its_own_visible_matches_however_rare(api,
     further and looked up older. Every way gives the category's visible matches."""
     monkeypatch.setattr(search, "FIRST_WALK", 1)
     monkeypatch.setattr(search, "FEW", 3)
+    monkeypatch.setattr(search, "WALK_ON", 1)
     monkeypatch.setattr(search, "RECENT_WALK", 2)
     publish(api, "Thi đua sớm", published_at="2026-01-10T08:00:00+07:00")
     publish(api, "Thi đua hẹn giờ", published_at="2099-01-10T08:00:00+07:00")  # scheduled
