@@ -17,15 +17,15 @@ words that are never neighbours find no candidate to check. The indexes:
   newest and stops at the page's size; only articles of the same second can be out of order
   there, and each batch is completed to a whole second and sorted exactly by the articles.
 - PostgreSQL: the GIN index on ``(articles.category_id, articles.search_vector)`` (migration
-  0025) and the one on the pairs (0022). The indexes are asked for the words and the pairs
+  0025) and the one on the pairs (0022). The indexes are asked for the words or the pairs
   (plain ANDs: GIN answers them without rechecking rows) and the phrase is tested on each
   candidate's stored vector. A lookup costs what its matches weigh, so the newest come
   first: the newest ``FIRST_WALK`` articles (the date index) are tested one by one, which
-  fills a page of a common phrase; a phrase none of them held is likely rare and answered
-  by the indexes (at most ``FEW`` candidates, sorted). A phrase common in the first walk
-  (``WALK_ON``) is walked on to the newest ``RECENT_WALK``; for the older matches of any
-  other, the indexes answer window by window of the date index, each window sized by the
-  frequency seen so far (``_by_windows``).
+  fills a page of a common phrase. A phrase common in them (``WALK_ON``) is tested on to
+  the newest ``RECENT_WALK``; the older matches of any other come from the indexes, window
+  by window of the date index, each window sized by the frequency seen so far
+  (``_by_windows``); a phrase the first window does not hold either is likely rare, and
+  answered by one lookup of the rest if it has at most ``FEW`` candidates.
 """
 
 import math
@@ -69,8 +69,8 @@ RECENT_WALK = 2_000
 # rest of the store to be asked at once. Locating a window's end reads its rows' keys in
 # the date index (index-only, about 1 ms per 10,000).
 OPEN_WINDOW = 50_000
-# PostgreSQL: a phrase the first walk did not find, with at most this many candidates, is
-# answered by the GIN indexes alone.
+# PostgreSQL: a phrase neither the first walk nor the first window found, with at most this
+# many candidates in the rest, is answered by one lookup of them.
 FEW = 100
 # PostgreSQL: memory for a GIN lookup's bitmap of candidates. The default (4 MB) goes lossy
 # past about 65,000 pages of articles, and every row of a lossy page is tested again
@@ -205,11 +205,6 @@ def _postgresql(
     end = _end(session, newest, FIRST_WALK, found, limit)
     if end is None:
         return found
-    if not found:
-        rarer = newest.where(candidates, _older(end))
-        few, count = _by_index(session, rarer, phrase, limit, cap=FEW + 1)
-        if count <= FEW:
-            return few
     seen = FIRST_WALK
     if len(found) >= WALK_ON:
         further = newest.where(_older(end))
@@ -279,10 +274,11 @@ def _by_windows(
     at least ``RECENT_WALK``: each window also reads the phrase's entries in the index, so
     few windows are better than small ones. Once a window would be
     ``OPEN_WINDOW`` rows or more, the phrase is rare enough for the rest of the store to
-    be one window.
+    be one window. A phrase the first window does not hold either is likely rare: the
+    rest is one lookup if it has at most ``FEW`` candidates.
     """
     found: list[int] = []
-    span = 0
+    span, first_seen = 0, seen
     bound: Row[int, datetime] | None = end
     while bound is not None and len(found) < limit:
         older = newest.where(_older(bound))
@@ -295,6 +291,11 @@ def _by_windows(
         window = older if bound is None else older.where(not_(_older(bound)))
         matches, _ = _by_index(session, window.where(candidates), phrase, needed)
         found += matches
+        if not hits and not matches and seen == first_seen and bound is not None:
+            rest = newest.where(candidates, _older(bound))  # likely rare: one lookup if few
+            few, count = _by_index(session, rest, phrase, needed, cap=FEW + 1)
+            if count <= FEW:
+                return few
         seen, hits = seen + span, hits + len(matches)
     return found
 
