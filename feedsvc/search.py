@@ -57,7 +57,7 @@ LAST_SECOND = (1 << 32) - 1
 # SQLite: the most FTS matches read at once when the filters outside FTS drop many.
 MAX_BATCH = 10_000
 # PostgreSQL: how many of the newest articles (of the category, if any) are tested first; a
-# phrase in a tenth of them fills a page of 20, and one in none of them is likely rare.
+# phrase in a tenth of them fills a page of 20.
 FIRST_WALK = 200
 # PostgreSQL: a first walk that found at least this many (a phrase in 5 % of the articles)
 # but not a page goes on testing the newest RECENT_WALK, which costs less than a GIN lookup
@@ -272,10 +272,10 @@ def _by_windows(
     still needed and at least twice the last one; while none has been seen (a phrase
     common long ago may be missing from the newest), three times the rows seen so far and
     at least ``RECENT_WALK``: each window also reads the phrase's entries in the index, so
-    few windows are better than small ones. Once a window would be
-    ``OPEN_WINDOW`` rows or more, the phrase is rare enough for the rest of the store to
-    be one window. A phrase the first window does not hold either is likely rare: the
-    rest is one lookup if it has at most ``FEW`` candidates.
+    few windows are better than small ones. Once a window would be ``OPEN_WINDOW`` rows or
+    more, the phrase is rare enough for the rest of the store to be one window. A phrase
+    the first window does not hold either is likely rare: the rest is one lookup if it has
+    at most ``FEW`` candidates.
     """
     found: list[int] = []
     span, first_seen = 0, seen

@@ -308,8 +308,9 @@ def test_the_pairs_are_in_the_index(db, api):
 
 def test_a_category_keyword_feed_finds_its_own_visible_matches_however_rare(api, monkeypatch):
     """On PostgreSQL a phrase the first walk of the category's newest misses is looked up in
-    the index with the category and visibility (if at most FEW candidates), else walked
-    further and looked up older. Every way gives the category's visible matches."""
+    the indexes with the category and visibility: a first window of older articles, then
+    the rest at once if it has at most FEW candidates, else window by window. Every way
+    gives the category's visible matches."""
     monkeypatch.setattr(search, "FIRST_WALK", 1)
     monkeypatch.setattr(search, "FEW", 3)
     monkeypatch.setattr(search, "WALK_ON", 1)
