@@ -43,11 +43,11 @@ from sqlalchemy import (
     not_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 
 from feedsvc.models import Article
-from feedsvc.paging import older_than
 from feedsvc.text import SEARCH_WORD, normalise_search, search_pairs
 
 # SQLite: the low 31 bits of an FTS rowid are the article's id (ids are below 2**31).
@@ -77,8 +77,7 @@ FEW = 100
 # against the lookup's conditions, the pairs expression included (1-2 ms a row).
 LOOKUP_WORK_MEM = "32MB"
 
-_KEY = (Article.published_at, Article.id)
-_NEWEST = tuple(column.desc() for column in _KEY)
+_NEWEST = (Article.published_at.desc(), Article.id.desc())
 _FTS_PAGE = text(
     "SELECT rowid FROM article_search WHERE article_search MATCH :match AND rowid <= :through"
     " ORDER BY rowid DESC LIMIT :limit"
@@ -219,7 +218,7 @@ def _postgresql(
 
 
 def _older(row: Row[int, datetime]) -> ColumnElement[bool]:
-    return older_than(_KEY, (row.published_at, row.id))
+    return tuple_(Article.published_at, Article.id) < tuple_(row.published_at, row.id)
 
 
 def _walk(
